@@ -1,0 +1,263 @@
+import { isUtf8 } from 'node:buffer';
+import type { Identity } from './event.js';
+import { tokenRef } from './secrets.js';
+
+/**
+ * One Vault/OpenBao audit entry (request or response), reduced to the facts Vigil uses. Built
+ * straight from the parsed JSON; nothing secret is copied (no tokens, accessors, data, wrap info).
+ */
+export interface AuditEntry {
+  type: 'request' | 'response';
+  /** Entry time, epoch ms. */
+  time: number;
+  requestId: string;
+  namespace: string;
+  operation: string;
+  path: string;
+  mountType?: string;
+  mountPoint?: string;
+  mountClass?: string;
+  remoteAddress?: string;
+  remotePort?: number;
+  /** The caller, as the `auth` object describes it. */
+  identity: Identity;
+  /** Top-level `error` text (never HMAC'd by Vault). */
+  error?: string;
+  /** `response.data.error` was present (its value is HMAC'd and never read). */
+  responseDataError: boolean;
+  /** `auth.policy_results.allowed`, when Vault wrote it. */
+  policyAllowed?: boolean;
+  /** Identity facts of a token issued by this call (`response.auth`), never the token. */
+  issued?: {
+    entityId?: string;
+    displayName?: string;
+    policies: string[];
+    tokenType?: string;
+    ttlSeconds?: number;
+    tokenRef?: string;
+  };
+  userAgent?: string;
+}
+
+export type ParseResult = { ok: true; entry: AuditEntry } | { ok: false; reason: string };
+
+/** Entry types that are valid audit entries Vigil does not analyse (e.g. Enterprise KMIP). */
+const IGNORED_TYPES = new Set(['kmip-request', 'kmip-response']);
+
+export const IGNORED = 'ignored entry type';
+
+/**
+ * Parse one audit line. Tolerates a device `prefix` or a syslog header before the JSON object.
+ * Returns a reason instead of throwing: bad input is data, not an exception.
+ */
+export function parseAuditLine(line: Buffer | string): ParseResult {
+  let text: string;
+  if (typeof line === 'string') {
+    text = line;
+  } else {
+    if (!isUtf8(line)) return fail('invalid UTF-8');
+    text = line.toString('utf8');
+  }
+  let start = 0;
+  if (text.charCodeAt(0) !== 123 /* { */) {
+    start = text.indexOf('{');
+    if (start < 0) return fail(text.trim() === '' ? 'empty line' : 'not a JSON object');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(start === 0 ? text : text.slice(start));
+  } catch (err) {
+    return fail(`invalid JSON: ${(err as Error).message.slice(0, 120)}`);
+  }
+  return entryFromJson(raw);
+}
+
+/** Build an AuditEntry from an already-parsed JSON value (Kafka sources may hand us objects). */
+export function entryFromJson(raw: unknown): ParseResult {
+  if (!isObject(raw)) return fail('entry is not a JSON object');
+  const type = raw['type'];
+  if (type !== 'request' && type !== 'response') {
+    if (typeof type === 'string' && IGNORED_TYPES.has(type)) return fail(IGNORED);
+    return fail(typeof type === 'string' ? `unknown entry type "${truncate(type)}"` : 'missing "type"');
+  }
+  const timeText = raw['time'];
+  if (typeof timeText !== 'string') return fail('missing or non-string "time"');
+  const time = parseTime(timeText);
+  if (Number.isNaN(time)) return fail('unparseable "time"');
+
+  const request = raw['request'];
+  if (!isObject(request)) return fail('missing "request" object');
+  const path = request['path'];
+  if (typeof path !== 'string') return fail('missing or non-string "request.path"');
+  const operation = request['operation'];
+  if (typeof operation !== 'string') return fail('missing or non-string "request.operation"');
+  const id = request['id'];
+  if (id !== undefined && typeof id !== 'string') return fail('non-string "request.id"');
+
+  const auth = raw['auth'];
+  if (auth !== undefined && auth !== null && !isObject(auth)) return fail('"auth" is not an object');
+  const response = raw['response'];
+  if (response !== undefined && response !== null && !isObject(response))
+    return fail('"response" is not an object');
+  const error = raw['error'];
+  if (error !== undefined && error !== null && typeof error !== 'string') return fail('non-string "error"');
+
+  const mountType = str(request['mount_type']) ?? (response ? str(response['mount_type']) : undefined);
+  const mountPoint = str(request['mount_point']) ?? (response ? str(response['mount_point']) : undefined);
+  const mountClass = str(request['mount_class']) ?? (response ? str(response['mount_class']) : undefined);
+  const remoteAddress = str(request['remote_address']);
+  const remotePort = request['remote_port'];
+
+  const entry: AuditEntry = {
+    type,
+    time,
+    requestId: id ?? '',
+    namespace: namespaceOf(request['namespace']),
+    operation,
+    path: stripLeadingSlash(path),
+    identity: identityOf(auth ?? undefined, remoteAddress),
+    responseDataError: false,
+  };
+  if (mountType) entry.mountType = mountType;
+  if (mountPoint) entry.mountPoint = mountPoint;
+  if (mountClass) entry.mountClass = mountClass;
+  if (remoteAddress) entry.remoteAddress = remoteAddress;
+  if (typeof remotePort === 'number' && Number.isInteger(remotePort)) entry.remotePort = remotePort;
+  if (typeof error === 'string' && error.length > 0) entry.error = error;
+
+  if (isObject(auth)) {
+    const results = auth['policy_results'];
+    if (isObject(results) && typeof results['allowed'] === 'boolean') entry.policyAllowed = results['allowed'];
+  }
+  if (isObject(response)) {
+    const data = response['data'];
+    if (isObject(data) && data['error'] !== undefined) entry.responseDataError = true;
+    const issued = response['auth'];
+    if (isObject(issued)) entry.issued = issuedOf(issued);
+  }
+  const headers = request['headers'];
+  if (isObject(headers)) {
+    const ua = headers['user-agent'];
+    const value = Array.isArray(ua) ? ua[0] : ua;
+    if (typeof value === 'string' && !value.startsWith('hmac-')) entry.userAgent = truncate(value, 256);
+  }
+  return { ok: true, entry };
+}
+
+function identityOf(auth: Record<string, unknown> | undefined, remoteAddress: string | undefined): Identity {
+  const policies = auth ? policiesOf(auth) : [];
+  const entityId = auth ? str(auth['entity_id']) : undefined;
+  const displayName = auth ? str(auth['display_name']) : undefined;
+  const tokenType = auth ? str(auth['token_type']) : undefined;
+  const accessor = auth ? str(auth['accessor']) : undefined;
+  const clientToken = auth ? str(auth['client_token']) : undefined;
+  // No policies and no name means Vault resolved no token: a login or a bad/missing token.
+  const anonymous = policies.length === 0 && !displayName && !entityId;
+
+  const identity: Identity = { key: '', policies, isRoot: policies.includes('root'), anonymous };
+  if (entityId) identity.entityId = entityId;
+  if (displayName) identity.displayName = displayName;
+  if (tokenType) identity.tokenType = tokenType;
+  if (accessor) identity.tokenRef = tokenRef(accessor);
+  else if (clientToken && !anonymous) identity.tokenRef = tokenRef(clientToken);
+  if (auth) {
+    const metadata = auth['metadata'];
+    if (isObject(metadata)) {
+      const clear = clearMetadata(metadata);
+      if (clear) identity.metadata = clear;
+    }
+  }
+  identity.key = identityKey(identity, remoteAddress);
+  return identity;
+}
+
+/** Stable baseline key: entity id, else display name, else token reference, else source address. */
+export function identityKey(identity: Identity, remoteAddress: string | undefined): string {
+  if (identity.entityId) return `entity:${identity.entityId}`;
+  if (identity.displayName) return `name:${identity.displayName}`;
+  if (identity.tokenRef && !identity.anonymous) return `token:${identity.tokenRef}`;
+  return `anon:${remoteAddress ?? 'unknown'}`;
+}
+
+function issuedOf(auth: Record<string, unknown>): NonNullable<AuditEntry['issued']> {
+  const issued: NonNullable<AuditEntry['issued']> = { policies: policiesOf(auth) };
+  const entityId = str(auth['entity_id']);
+  const displayName = str(auth['display_name']);
+  const tokenType = str(auth['token_type']);
+  const ttl = auth['token_ttl'];
+  const accessor = str(auth['accessor']);
+  if (entityId) issued.entityId = entityId;
+  if (displayName) issued.displayName = displayName;
+  if (tokenType) issued.tokenType = tokenType;
+  if (typeof ttl === 'number' && Number.isFinite(ttl)) issued.ttlSeconds = ttl;
+  if (accessor) issued.tokenRef = tokenRef(accessor);
+  return issued;
+}
+
+function policiesOf(auth: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const key of ['policies', 'token_policies', 'identity_policies'] as const) {
+    const list = auth[key];
+    if (!Array.isArray(list)) continue;
+    for (const p of list) if (typeof p === 'string' && !out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+/** Metadata keys Vault writes in clear that identify the caller; other keys are not copied. */
+const METADATA_KEYS = [
+  'username',
+  'role_name',
+  'role',
+  'service_account_name',
+  'service_account_namespace',
+  'email',
+];
+
+function clearMetadata(metadata: Record<string, unknown>): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const key of METADATA_KEYS) {
+    const v = metadata[key];
+    if (typeof v === 'string' && v && !v.startsWith('hmac-')) (out ??= {})[key] = truncate(v, 128);
+  }
+  return out;
+}
+
+function namespaceOf(ns: unknown): string {
+  if (!isObject(ns)) return '';
+  const path = ns['path'];
+  if (typeof path === 'string') return path;
+  const id = ns['id'];
+  return typeof id === 'string' && id !== 'root' ? id : '';
+}
+
+/** RFC3339(Nano) to epoch ms. Date.parse handles up to ms; extra fraction digits are trimmed first. */
+export function parseTime(text: string): number {
+  const dot = text.indexOf('.');
+  if (dot > 0) {
+    let end = dot + 1;
+    while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
+    if (end - dot > 4) text = text.slice(0, dot + 4) + text.slice(end);
+  }
+  return Date.parse(text);
+}
+
+function stripLeadingSlash(p: string): string {
+  return p.charCodeAt(0) === 47 ? p.replace(/^\/+/, '') : p;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function truncate(s: string, max = 64): string {
+  return s.length > max ? s.slice(0, max) + '…' : s;
+}
+
+function fail(reason: string): ParseResult {
+  return { ok: false, reason };
+}

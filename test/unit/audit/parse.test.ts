@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { AccessEvent } from '../../../src/audit/event.js';
+import { parseAuditLine } from '../../../src/audit/entry.js';
+import { Pairer } from '../../../src/audit/pairing.js';
+import { looksSecret } from '../../../src/audit/secrets.js';
+
+const fixture = (name: string) => new URL(`../../fixtures/audit/${name}`, import.meta.url);
+const scenarios: Record<string, string> = JSON.parse(readFileSync(fixture('scenarios.json'), 'utf8'));
+
+function replay(name: string): { events: Map<string, AccessEvent>; pairer: Pairer; rejected: string[] } {
+  const pairer = new Pairer();
+  const events = new Map<string, AccessEvent>();
+  const rejected: string[] = [];
+  for (const line of readFileSync(fixture(name), 'utf8').split('\n')) {
+    if (!line) continue;
+    const parsed = parseAuditLine(Buffer.from(line));
+    if (!parsed.ok) {
+      rejected.push(parsed.reason);
+      continue;
+    }
+    const event = pairer.push(parsed.entry);
+    if (event) events.set(event.id, event);
+  }
+  const rest: AccessEvent[] = [];
+  pairer.flush(rest);
+  for (const e of rest) events.set(e.id, e);
+  return { events, pairer, rejected };
+}
+
+const vault = replay('vault-1.18.jsonl');
+const byScenario = (name: string): AccessEvent => {
+  const id = scenarios[name];
+  const event = id ? vault.events.get(id) : undefined;
+  if (!event) throw new Error(`no event for scenario ${name}`);
+  return event;
+};
+
+describe('Vault audit fixtures → AccessEvent', () => {
+  it.each([
+    ['kv-read-success', 'success', 'secret_read', undefined],
+    ['kv-write-success', 'success', 'secret_write', undefined],
+    ['kv-list', 'success', 'list', undefined],
+    ['kv-delete', 'success', 'secret_delete', undefined],
+    ['denied-read', 'denied', 'secret_read', 'permission_denied'],
+    ['invalid-token', 'invalid_token', 'secret_write', 'invalid_token'],
+    ['invalid-token-vault-1.17', 'invalid_token', 'secret_read', 'invalid_token'],
+    ['login-success', 'success', 'login', undefined],
+    ['login-wrong-password', 'invalid_credentials', 'login', 'invalid_credentials'],
+    ['login-unknown-user', 'invalid_credentials', 'login', 'invalid_credentials'],
+    ['approle-login-bad-secret', 'invalid_credentials', 'login', 'invalid_credentials'],
+    ['kubernetes-login-denied', 'invalid_credentials', 'login', 'permission_denied'],
+    ['root-token-read', 'success', 'sys', undefined],
+    ['audit-device-disabled', 'success', 'sys', undefined],
+    ['policy-written', 'success', 'sys', undefined],
+    ['generate-root-attempt', 'success', 'sys', undefined],
+    ['transit-key-exported', 'success', 'secret_read', undefined],
+    ['token-create', 'success', 'token', undefined],
+    ['database-creds', 'success', 'secret_read', undefined],
+    ['database-rotate-root-failed', 'error', 'secret_write', 'other'],
+    ['request-without-response', 'unknown', 'secret_read', 'no_response'],
+    ['response-without-request', 'success', 'secret_read', undefined],
+  ] as const)('%s → %s / %s', (name, outcome, kind, errorClass) => {
+    const e = byScenario(name);
+    expect(e.outcome).toBe(outcome);
+    expect(e.kind).toBe(kind);
+    expect(e.errorClass).toBe(errorClass);
+  });
+
+  it('counts a request and its response once, and says which halves it saw', () => {
+    // 29 paired scenarios + one lone request + one lone response; the KMIP entry is not an access.
+    expect(vault.events.size).toBe(31);
+    expect(vault.pairer.stats).toMatchObject({ pairs: 29, requestOnly: 1, responseOnly: 1, duplicates: 0 });
+    expect(byScenario('kv-read-success').entries).toBe('pair');
+    expect(byScenario('request-without-response').entries).toBe('request');
+    expect(byScenario('response-without-request').entries).toBe('response');
+    expect(vault.rejected).toEqual(['ignored entry type']);
+  });
+
+  it('normalises identity, path, mount, address and time', () => {
+    const e = byScenario('kv-read-success');
+    expect(e).toMatchObject({
+      operation: 'read',
+      path: 'secret/data/app/db',
+      mountType: 'kv',
+      mountPoint: 'secret/',
+      mountClass: 'secret',
+      remoteAddress: '10.6.8.36',
+      namespace: '',
+      userAgent: 'vault/1.18.1 (+https://www.vaultproject.io/; go1.22.7)',
+    });
+    expect(e.identity).toMatchObject({
+      key: 'entity:7d2e3a4b-aaaa-4c1d-9e8f-000000000001',
+      displayName: 'userpass-alice',
+      tokenType: 'service',
+      policies: ['default', 'app-read'],
+      isRoot: false,
+      anonymous: false,
+      metadata: { username: 'alice' },
+    });
+    expect(e.identity.tokenRef).toMatch(/^tr_[0-9a-f]{16}$/);
+    // Nanosecond time is cut to milliseconds; the response time is the event time.
+    expect(new Date(e.time).toISOString()).toBe('2026-03-02T14:00:01.503Z');
+  });
+
+  it('recognises root tokens by policy and keys them without an entity', () => {
+    const e = byScenario('root-token-read');
+    expect(e.identity.isRoot).toBe(true);
+    expect(e.identity.key).toBe('name:root');
+  });
+
+  it('merges identity policies and keeps only clear metadata', () => {
+    const e = byScenario('policy-written');
+    expect(e.identity.policies).toEqual(['default', 'vault-admin']);
+    expect(e.identity.metadata).toEqual({ role: 'ops', email: 'bob@example.com' });
+  });
+
+  it('attributes a successful login to the identity it produced, and keeps the attempted user', () => {
+    const ok = byScenario('login-success');
+    expect(ok.identity.key).toBe('entity:7d2e3a4b-aaaa-4c1d-9e8f-000000000001');
+    expect(ok.identity.authMount).toBe('userpass');
+    expect(ok.identity.authMethod).toBe('userpass');
+    expect(ok.loginUser).toBe('alice');
+    expect(ok.issued?.policies).toEqual(['default', 'app-read']);
+
+    const bad = byScenario('login-unknown-user');
+    expect(bad.identity.anonymous).toBe(true);
+    expect(bad.identity.key).toBe('anon:203.0.113.7');
+    expect(bad.loginUser).toBe('mallory');
+    expect(byScenario('approle-login-bad-secret').loginUser).toBeUndefined();
+  });
+
+  it('keeps Vault error text readable and secret-free', () => {
+    expect(byScenario('denied-read').errorMessage).toBe('permission denied');
+    expect(byScenario('invalid-token-vault-1.17').errorMessage).toBe('permission denied; invalid token');
+  });
+
+  it('never carries a token, accessor, HMAC or data value into an event', () => {
+    for (const event of vault.events.values()) {
+      const text = JSON.stringify(event);
+      expect(looksSecret(text), text).toBe(false);
+      expect(text).not.toContain('hmac-sha256');
+    }
+  });
+});
+
+describe('OpenBao entries and line framing', () => {
+  it('reads OpenBao key order, namespaces and the scan operation', () => {
+    const { events, rejected } = replay('openbao-2.4.jsonl');
+    expect(rejected).toEqual([]);
+    const list = [...events.values()];
+    expect(list).toHaveLength(3);
+    expect(list[0]).toMatchObject({ operation: 'scan', kind: 'list', namespace: 'team-a/', outcome: 'success' });
+    expect(list[1]).toMatchObject({ path: 'sys/audit/to-stdout', operation: 'delete', kind: 'sys' });
+    expect(list[1]?.identity.isRoot).toBe(true);
+    expect(list[2]).toMatchObject({ outcome: 'invalid_token', namespace: 'team-a/' });
+  });
+
+  it('accepts a device prefix and a syslog header before the JSON', () => {
+    const { events, rejected } = replay('prefixed.jsonl');
+    expect(rejected).toEqual([]);
+    // A request and a response of the same access: one event.
+    expect(events.size).toBe(1);
+  });
+});
+
+describe('bad input is a reason, never an exception', () => {
+  const cases: [string, Buffer | string, RegExp][] = [
+    ['truncated JSON', '{"time":"2026-03-02T14:00:00Z","type":"request","req', /invalid JSON/],
+    ['array', '[1,2,3]', /not a JSON object/],
+    ['wrong type for time', '{"time":5,"type":"request","request":{"path":"a","operation":"read"}}', /time/],
+    ['unparseable time', '{"time":"yesterday","type":"request","request":{"path":"a","operation":"read"}}', /time/],
+    ['missing request', '{"time":"2026-03-02T14:00:00Z","type":"request"}', /request/],
+    ['path not a string', '{"time":"2026-03-02T14:00:00Z","type":"request","request":{"path":7,"operation":"read"}}', /path/],
+    ['auth not an object', '{"time":"2026-03-02T14:00:00Z","type":"request","auth":"x","request":{"path":"a","operation":"read"}}', /auth/],
+    ['error not a string', '{"time":"2026-03-02T14:00:00Z","type":"response","error":{},"request":{"path":"a","operation":"read"}}', /error/],
+    ['unknown type', '{"time":"2026-03-02T14:00:00Z","type":"banana","request":{}}', /unknown entry type/],
+    ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), /UTF-8/],
+    ['binary noise', Buffer.from([0, 1, 2, 3, 250, 13, 7]), /UTF-8|not a JSON/],
+    ['empty', '', /empty/],
+    ['deeply nested', '{"a":' + '['.repeat(100_000) + ']'.repeat(100_000) + '}', /type|invalid JSON/],
+  ];
+  it.each(cases)('%s', (_name, line, reason) => {
+    const result = parseAuditLine(line);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(reason);
+  });
+
+  it('tolerates missing optional fields', () => {
+    const result = parseAuditLine(
+      '{"time":"2026-03-02T14:00:00Z","type":"response","request":{"id":"x","path":"/secret/data/a","operation":"read"}}',
+    );
+    expect(result.ok).toBe(true);
+    if (result.ok) {
+      expect(result.entry.path).toBe('secret/data/a');
+      expect(result.entry.identity.key).toBe('anon:unknown');
+    }
+  });
+});
