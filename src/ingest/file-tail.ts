@@ -40,7 +40,14 @@ export interface FilePosition {
 }
 
 export type FileTailEvent =
-  | { type: 'opened'; path: string; dev: number; ino: number; offset: number; reason: 'start' | 'resume' | 'appeared' | 'rotated' }
+  | {
+      type: 'opened';
+      path: string;
+      dev: number;
+      ino: number;
+      offset: number;
+      reason: 'start' | 'resume' | 'appeared' | 'rotated';
+    }
   | { type: 'waiting'; path: string }
   | { type: 'rotated'; path: string; oldIno: number; oldSize: number }
   | { type: 'truncated'; path: string; size: number; offset: number };
@@ -319,7 +326,12 @@ export class FileTailSource implements Source {
       // Stopping between batches is safe: the stored position only covers what was delivered.
       if (this.stopping) return;
       i += slice.length;
-      const position: FilePosition = { path: this.path, dev: this.dev, ino: this.ino, offset: ends[i - 1] as number };
+      const position: FilePosition = {
+        path: this.path,
+        dev: this.dev,
+        ino: this.ino,
+        offset: ends[i - 1] as number,
+      };
       try {
         await (this.handler as BatchHandler)(batch(this.name, slice, position));
       } catch (err) {

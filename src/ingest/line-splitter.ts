@@ -54,7 +54,8 @@ export class LineSplitter {
 
   constructor(options: LineSplitterOptions) {
     const max = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxLineBytes must be a positive integer, got ${max}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new RangeError(`maxLineBytes must be a positive integer, got ${max}`);
     this.maxLineBytes = max;
     if (typeof options.origin === 'function') {
       this.originFn = options.origin;

@@ -4,7 +4,14 @@ import { createGunzip } from 'node:zlib';
 import { LineSplitter } from './line-splitter.js';
 import type { BatchHandler, Source, SourcePosition } from './source.js';
 import { pumpLines } from './stream-pump.js';
-import { DEFAULT_CHUNK_BYTES, DEFAULT_MAX_BATCH_RECORDS, deferred, describeError, readChunks, type Deferred } from './util.js';
+import {
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_MAX_BATCH_RECORDS,
+  deferred,
+  describeError,
+  readChunks,
+  type Deferred,
+} from './util.js';
 
 /**
  * Reads one audit log once, from start to end: a plain file, a gzip file (name ending in `.gz`, or
@@ -111,7 +118,12 @@ export class ReplayFileSource implements Source {
     return this.reading && !this.stopping;
   }
 
-  private async run(handler: BatchHandler, input: Readable, owned: boolean, totalBytes: number | undefined): Promise<void> {
+  private async run(
+    handler: BatchHandler,
+    input: Readable,
+    owned: boolean,
+    totalBytes: number | undefined,
+  ): Promise<void> {
     const signal = this.abort.signal;
     let bytesRead = 0;
     let gunzip: ReturnType<typeof createGunzip> | undefined;
@@ -150,7 +162,8 @@ export class ReplayFileSource implements Source {
       const first = head.length === 1 ? head[0] : Buffer.concat(head);
       const magic = first !== undefined && first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b;
       const mode = this.options.gzip ?? 'auto';
-      const isGzip = headLen > 0 && (mode === true || (mode === 'auto' && (magic || this.path.endsWith('.gz'))));
+      const isGzip =
+        headLen > 0 && (mode === true || (mode === 'auto' && (magic || this.path.endsWith('.gz'))));
 
       const all = (async function* () {
         if (first && first.length > 0) yield first;
@@ -179,7 +192,9 @@ export class ReplayFileSource implements Source {
         source: this.name,
         maxBatchRecords: this.options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS,
         stopping: () => this.stopping,
-        ...(onProgress ? { onChunk: (n: number) => onProgress(progress(bytesRead, totalBytes, n, false)) } : {}),
+        ...(onProgress
+          ? { onChunk: (n: number) => onProgress(progress(bytesRead, totalBytes, n, false)) }
+          : {}),
       });
       onProgress?.(progress(bytesRead, totalBytes, records, !this.stopping));
       this.done.resolve();
@@ -195,6 +210,11 @@ export class ReplayFileSource implements Source {
   }
 }
 
-function progress(bytesRead: number, totalBytes: number | undefined, records: number, done: boolean): ReplayProgress {
+function progress(
+  bytesRead: number,
+  totalBytes: number | undefined,
+  records: number,
+  done: boolean,
+): ReplayProgress {
   return totalBytes === undefined ? { bytesRead, records, done } : { bytesRead, totalBytes, records, done };
 }

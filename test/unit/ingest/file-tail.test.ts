@@ -1,7 +1,12 @@
 import { appendFile, copyFile, rename, stat, truncate, writeFile, mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileTailSource, type FilePosition, type FileTailEvent, type FileTailOptions } from '../../../src/ingest/file-tail.js';
+import {
+  FileTailSource,
+  type FilePosition,
+  type FileTailEvent,
+  type FileTailOptions,
+} from '../../../src/ingest/file-tail.js';
 import { collect, gate, makeTempDir, settle, waitFor } from './helpers.js';
 
 const lines = (prefix: string, n: number, from = 0): string[] =>

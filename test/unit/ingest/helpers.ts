@@ -53,7 +53,12 @@ export function collect(gate?: () => Promise<void>): Collector {
 }
 
 /** A gate that holds handler calls until opened. */
-export function gate(): { wait: () => Promise<void>; open: () => void; close: () => void; waiting: () => number } {
+export function gate(): {
+  wait: () => Promise<void>;
+  open: () => void;
+  close: () => void;
+  waiting: () => number;
+} {
   let openNow = false;
   let waiters: Array<() => void> = [];
   return {
@@ -76,7 +81,9 @@ export function gate(): { wait: () => Promise<void>; open: () => void; close: ()
   };
 }
 
-export async function makeTempDir(prefix = 'vigil-ingest-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+export async function makeTempDir(
+  prefix = 'vigil-ingest-',
+): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -28,7 +28,12 @@ function reference(input: Buffer, max: number, flushTail: boolean): Expected[] {
       truncated = true;
     }
     if (content.length > 0) {
-      out.push({ line: content.toString('latin1'), start, end: nl === -1 ? input.length : nl + 1, truncated });
+      out.push({
+        line: content.toString('latin1'),
+        start,
+        end: nl === -1 ? input.length : nl + 1,
+        truncated,
+      });
     }
     if (nl === -1) break;
     start = nl + 1;
@@ -117,7 +122,9 @@ describe('LineSplitter', () => {
       fc.property(
         fc.uint8Array({ maxLength: 300 }).chain((noise) =>
           fc.tuple(
-            fc.array(byte, { minLength: 0, maxLength: 300 }).map((a) => Buffer.from(a.map((b, i) => (i % 7 === 3 ? (noise[i] ?? b) : b)))),
+            fc
+              .array(byte, { minLength: 0, maxLength: 300 })
+              .map((a) => Buffer.from(a.map((b, i) => (i % 7 === 3 ? (noise[i] ?? b) : b)))),
             fc.array(fc.nat(300), { maxLength: 12 }),
             fc.integer({ min: 1, max: 40 }),
             fc.boolean(),
@@ -192,7 +199,10 @@ describe('LineSplitter', () => {
   it('passes invalid UTF-8 through as bytes', () => {
     const bad = Buffer.from([0x7b, 0xff, 0xfe, 0xc3, 0x28, 0x80, 0x7d]);
     const splitter = new LineSplitter({ origin: 'o' });
-    const recs = [...splitter.push(bad.subarray(0, 3)), ...splitter.push(Buffer.concat([bad.subarray(3), Buffer.from('\n')]))];
+    const recs = [
+      ...splitter.push(bad.subarray(0, 3)),
+      ...splitter.push(Buffer.concat([bad.subarray(3), Buffer.from('\n')])),
+    ];
     expect(recs).toHaveLength(1);
     expect(recs[0]?.line.equals(bad)).toBe(true);
   });

@@ -50,7 +50,12 @@ describe('ReplayFileSource', () => {
     expect(progress.length).toBeGreaterThan(5);
     expect(progress.some((p) => p.bytesRead < size && p.records > 0)).toBe(true);
     expect(progress.every((p) => p.totalBytes === size && p.bytesRead <= size)).toBe(true);
-    expect(progress.at(-1)).toEqual({ bytesRead: size, totalBytes: size, records: want.length + 1, done: true });
+    expect(progress.at(-1)).toEqual({
+      bytesRead: size,
+      totalBytes: size,
+      records: want.length + 1,
+      done: true,
+    });
     expect(src.isReady()).toBe(false);
   });
 
@@ -120,7 +125,9 @@ describe('ReplayFileSource', () => {
 
     await mkdir(join(dir, 'adir'));
     const src2 = new ReplayFileSource({ path: join(dir, 'adir') });
-    await expect(src2.start(collect().handler)).rejects.toThrow(/^cannot read .*adir: is a directory \(EISDIR\)$/);
+    await expect(src2.start(collect().handler)).rejects.toThrow(
+      /^cannot read .*adir: is a directory \(EISDIR\)$/,
+    );
   });
 
   it('rejects finished with a one-line message for a corrupt gzip file', async () => {
@@ -133,7 +140,9 @@ describe('ReplayFileSource', () => {
       () => undefined,
       (e: unknown) => e as Error,
     );
-    expect(err?.message).toMatch(new RegExp(`^replay of ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} failed: .+`));
+    expect(err?.message).toMatch(
+      new RegExp(`^replay of ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} failed: .+`),
+    );
     expect(err?.message).not.toContain('\n');
 
     const notGzip = join(dir, 'plain-text.gz');

@@ -1,6 +1,10 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SocketSource, type SocketSourceEvent, type SocketSourceOptions } from '../../../src/ingest/socket.js';
+import {
+  SocketSource,
+  type SocketSourceEvent,
+  type SocketSourceOptions,
+} from '../../../src/ingest/socket.js';
 import type { BatchHandler, RecordBatch } from '../../../src/ingest/source.js';
 import { collect, gate, settle, waitFor } from './helpers.js';
 
@@ -38,7 +42,13 @@ function rng(seed: number): () => number {
 }
 
 const entry = (c: number, i: number): string =>
-  JSON.stringify({ type: 'response', client: c, n: i, path: `secret/data/app${i % 7}`, pad: 'z'.repeat((i * 13) % 90) });
+  JSON.stringify({
+    type: 'response',
+    client: c,
+    n: i,
+    path: `secret/data/app${i % 7}`,
+    pad: 'z'.repeat((i * 13) % 90),
+  });
 
 describe('SocketSource', () => {
   const sources: SocketSource[] = [];
@@ -75,7 +85,9 @@ describe('SocketSource', () => {
     const clients = await Promise.all([0, 1, 2].map(() => open(port)));
     const localPorts = clients.map((s) => s.localPort);
     const payloads = clients.map((_, k) =>
-      Buffer.from(Array.from({ length: perClient }, (_, i) => entry(k, i) + (i % 3 === 0 ? '\r\n' : '\n')).join('')),
+      Buffer.from(
+        Array.from({ length: perClient }, (_, i) => entry(k, i) + (i % 3 === 0 ? '\r\n' : '\n')).join(''),
+      ),
     );
     const rand = rng(42);
     const offsets = [0, 0, 0];
@@ -178,7 +190,10 @@ describe('SocketSource', () => {
     const s = await open(port);
     const n = 1000;
     await send(s, Array.from({ length: n }, (_, i) => entry(2, i) + '\n').join('') + '{"partial":');
-    await waitFor(() => handed + src.stats().queuedRecords === n && src.stats().partialLineBytes > 0, 'everything received');
+    await waitFor(
+      () => handed + src.stats().queuedRecords === n && src.stats().partialLineBytes > 0,
+      'everything received',
+    );
 
     let stopped = false;
     const stopping = src.stop().then(() => {
