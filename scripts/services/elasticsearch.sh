@@ -15,7 +15,9 @@
 #
 # Environment:
 #   ES_VERSION (8.19.21)  ES_PORT (9200)  ES_USER (vigil-es)  ES_KEEP_DATA=1 (keep data on start)
-#   ES_HEAP (512m)  ES_EXTRA_JAVA_OPTS  ES_START_TIMEOUT (120)  ES_STOP_TIMEOUT (60)
+#   ES_HEAP (512m)  ES_START_TIMEOUT (120)  ES_STOP_TIMEOUT (60)
+#   ES_EXTRA_JAVA_OPTS (-XX:TieredStopAtLevel=1: C1-only JIT starts ~30% faster on 2 cores;
+#                       set it to "" for full JIT, e.g. for benchmarks)
 #   VIGIL_CACHE (~/.cache/vigil)  VIGIL_RUN_DIR (/tmp/vigil-services)  VIGIL_JAVA_HOME (JDK 17)
 set -euo pipefail
 SERVICE_NAME=elasticsearch
@@ -174,7 +176,7 @@ start() {
   local who
   who="user $(id -un)"
   local cmd=(env ES_JAVA_HOME="$java_home" ES_PATH_CONF="$RUN/config" ES_TMPDIR="$RUN/tmp"
-    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP ${ES_EXTRA_JAVA_OPTS:-}"
+    ES_JAVA_OPTS="-Xms$ES_HEAP -Xmx$ES_HEAP ${ES_EXTRA_JAVA_OPTS--XX:TieredStopAtLevel=1}"
     "$RUN/home/bin/elasticsearch" -d -p "$PIDFILE")
   if ((EUID == 0)); then
     cmd=(runuser -u "$ES_USER" -- "${cmd[@]}")
