@@ -66,6 +66,8 @@ fetch() {
   mv -T "$tmp/x/elasticsearch-$ES_VERSION" "$ES_DIST"
   touch "$ES_DIST/.complete"
   rm -rf "$tmp"
+  # The unpacked tree is what we use; drop Maven's 100 MB copy of the zip.
+  rm -f "$VIGIL_MAVEN_REPO/org/elasticsearch/distribution/integ-test-zip/elasticsearch/$ES_VERSION/"*.zip
   log "elasticsearch $ES_VERSION cached: modules: $(find "$ES_DIST/modules" -mindepth 1 -maxdepth 1 -printf "%f ")($(du -sh "$ES_DIST" | cut -f1))"
 }
 

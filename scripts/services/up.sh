@@ -2,7 +2,8 @@
 # Fetch (if needed) and start the real Kafka broker and Elasticsearch node used by the
 # integration tests, on 127.0.0.1, without Docker. Idempotent: running services are reused.
 #
-#   eval "$(scripts/services/up.sh)"     start both and export the variables below
+#   vars="$(scripts/services/up.sh)" && eval "$vars"    start both and export the variables below
+#   (not `eval "$(scripts/services/up.sh)"`: eval returns 0 even when up.sh fails)
 #   scripts/services/up.sh               start both; progress on stderr, variables on stdout:
 #     export VIGIL_KAFKA_BROKERS=127.0.0.1:9092
 #     export VIGIL_ES_URL=http://127.0.0.1:9200
