@@ -1,0 +1,143 @@
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, PACKAGE_ROOT } from '../config/load.js';
+import { DetectorLoadError } from '../detect/loader.js';
+import { tokenRef } from '../audit/secrets.js';
+import { EXIT, fail, UsageError } from './exit.js';
+import { runCheck } from './check-command.js';
+import { runReplay } from './replay-command.js';
+import { runDaemon } from './run-command.js';
+import { silenceAdd, silenceExpire, silenceList } from './silence-command.js';
+
+const version = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string })
+  .version;
+
+const configOption = () =>
+  new Option('-c, --config <file>', 'configuration file layered over the defaults (env: VIGIL_CONFIG)');
+const envOption = () =>
+  new Option('-e, --env <name>', 'environment overlay: development, staging, production (env: VIGIL_ENV)');
+
+export function buildProgram(): Command {
+  const program = new Command('vigil')
+    .description('Access-anomaly detection and alerting for HashiCorp Vault and OpenBao audit logs')
+    .version(version, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  program
+    .command('run')
+    .description('run the daemon: configured sources in, alerts out, until SIGINT/SIGTERM')
+    .addOption(configOption())
+    .addOption(envOption())
+    .action(async (opts: { config?: string; env?: string }) => {
+      process.exitCode = await runDaemon(opts);
+    });
+
+  program
+    .command('replay')
+    .description('run the full detection pipeline over a recorded audit log (plain, .gz, or - for stdin)')
+    .argument('<audit-log>', 'audit log file, or - to read standard input')
+    .addOption(configOption())
+    .addOption(envOption())
+    .option('-o, --alerts-out <file>', 'write every alert transition to this file as NDJSON')
+    .option('--append', 'append to --alerts-out instead of replacing it')
+    .option('--state-dir <dir>', 'continue from, and save to, this state directory (replay a log in parts)')
+    .option('--dead-letter <file>', 'write malformed lines (scrubbed) to this file')
+    .option('--print', 'print alert transitions as they happen')
+    .option('--json', 'print the summary as JSON')
+    .option('--no-progress', 'no progress line, even on a terminal')
+    .action(async (input: string, opts) => {
+      process.exitCode = await runReplay(input, opts);
+    });
+
+  program
+    .command('check')
+    .description("validate configuration, detector files and runbooks, and run the detectors' own tests")
+    .addOption(configOption())
+    .addOption(envOption())
+    .option('--no-tests', 'skip the test cases in detector files')
+    .option('-v, --verbose', 'list every detector test')
+    .action((opts: { config?: string; env?: string; tests: boolean; verbose?: boolean }) => {
+      process.exitCode = runCheck(opts);
+    });
+
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  const silence = program
+    .command('silence')
+    .description('silence alerts: they are still recorded and indexed, but not notified');
+  silence
+    .command('add')
+    .description('add a time-bounded silence (at least one matcher)')
+    .addOption(configOption())
+    .addOption(envOption())
+    .option('--detector <glob>', 'detector id (repeatable)', collect)
+    .option('--identity <glob>', 'identity key, display name or entity id (repeatable)', collect)
+    .option('--path <glob>', 'any alert path (repeatable)', collect)
+    .option('--source-cidr <cidr>', 'any source address in this CIDR (repeatable)', collect)
+    .option('--environment <name>', 'environment (repeatable)', collect)
+    .option('-d, --duration <duration>', 'how long, e.g. 2h, 30m, 1d')
+    .option('--until <time>', 'end time (ISO 8601) instead of --duration')
+    .option('--author <name>', 'who silences (default: the current user)')
+    .requiredOption('-r, --reason <text>', 'why (shown beside the silence)')
+    .action((opts) => {
+      process.exitCode = silenceAdd(opts);
+    });
+  silence
+    .command('list')
+    .description('list active silences')
+    .addOption(configOption())
+    .addOption(envOption())
+    .option('--all', 'include expired and future silences')
+    .option('--json', 'print as JSON')
+    .action((opts) => {
+      process.exitCode = silenceList(opts);
+    });
+  silence
+    .command('expire')
+    .description('end a silence now')
+    .argument('<id>', 'silence id (sil-…)')
+    .addOption(configOption())
+    .addOption(envOption())
+    .action((id: string, opts) => {
+      process.exitCode = silenceExpire(id, opts);
+    });
+
+  program
+    .command('token-ref')
+    .description(
+      'print the token reference Vigil shows for an audit-log value (an HMAC from `vault write sys/audit-hash/<device> input=<accessor>`)',
+    )
+    .argument('<value>', 'the value as it appears in the audit log, e.g. hmac-sha256:…')
+    .action((value: string) => {
+      console.log(tokenRef(value.trim()));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const override = (cmd: Command): void => {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) override(sub);
+  };
+  override(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      )
+        return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    if (err instanceof UsageError) return fail(err.message, EXIT.USAGE);
+    if (err instanceof ConfigError || err instanceof DetectorLoadError) return fail(err.message, EXIT.CONFIG);
+    return fail((err as Error).message ?? String(err), EXIT.FAILURE);
+  }
+}

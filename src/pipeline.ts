@@ -1,0 +1,259 @@
+import type { AccessEvent } from './audit/event.js';
+import { IGNORED, parseAuditLine } from './audit/entry.js';
+import { DEFAULT_PAIRER_OPTIONS, Pairer, type PairerOptions, type PairerSnapshot } from './audit/pairing.js';
+import type { AlertTransition } from './alerts/alert.js';
+import {
+  AlertLifecycle,
+  DEFAULT_LIFECYCLE_OPTIONS,
+  type Decorate,
+  type LifecycleOptions,
+  type LifecycleSnapshot,
+} from './alerts/lifecycle.js';
+import type { AlertPolicy, PolicySnapshot } from './alerts/policy.js';
+import type { AnalyzerEnv, Detector } from './detect/analyzer.js';
+import { DetectionEngine, type EngineSnapshot } from './detect/engine.js';
+import type { Signal } from './detect/signal.js';
+import type { RawRecord } from './ingest/source.js';
+
+export interface PipelineOptions {
+  detectors: readonly Detector[];
+  env: AnalyzerEnv;
+  /** Event-time tick period: windows close, silence is noticed and quiet alerts resolve on ticks. */
+  tickMs: number;
+  pairer?: Partial<PairerOptions>;
+  lifecycle?: Partial<LifecycleOptions>;
+  decorate?: Decorate;
+  /** Incidents, silences, maintenance windows and inhibition, applied to every transition. */
+  policy?: AlertPolicy;
+  /** Keep the access events of each step in the output (for indexing). */
+  collectEvents?: boolean;
+  /** Keep weak signals in the output (for indexing and metrics). */
+  collectSignals?: boolean;
+  /** Sees every signal, weak or not, as it is produced (detector tests, evaluation). */
+  observeSignal?: (signal: Signal) => void;
+}
+
+export interface DeadLetter {
+  origin: string;
+  reason: string;
+  line: Buffer;
+  truncated?: boolean;
+}
+
+/** What one step produced; the caller makes it durable. */
+export interface StepOutput {
+  transitions: AlertTransition[];
+  deadLetters: DeadLetter[];
+  events: AccessEvent[];
+  signals: Signal[];
+}
+
+export function emptyOutput(): StepOutput {
+  return { transitions: [], deadLetters: [], events: [], signals: [] };
+}
+
+export interface PipelineCounters {
+  lines: number;
+  entries: number;
+  ignored: number;
+  deadLettered: number;
+  events: number;
+  signals: number;
+  opened: number;
+  updated: number;
+  resolved: number;
+}
+
+export interface PipelineSnapshot {
+  version: 1;
+  watermark: number | null;
+  nextTickAt: number | null;
+  pairer: PairerSnapshot;
+  engine: EngineSnapshot;
+  lifecycle: LifecycleSnapshot;
+  policy: PolicySnapshot | null;
+  counters: PipelineCounters;
+}
+
+/** Past this many pending ticks in one gap, ticks are spaced out so a long silence costs bounded work. */
+const MAX_TICKS_PER_GAP = 2_000;
+
+/**
+ * The pure core: raw lines in, alert transitions out. Parsing, pairing, detection and the alert
+ * lifecycle all run in event time here; the daemon and `replay` differ only in the sources they
+ * feed and in who calls `advanceTo` with the wall clock. No I/O happens in this class.
+ */
+export class Pipeline {
+  readonly pairer: Pairer;
+  readonly engine: DetectionEngine;
+  readonly lifecycle: AlertLifecycle;
+  readonly counters: PipelineCounters = {
+    lines: 0,
+    entries: 0,
+    ignored: 0,
+    deadLettered: 0,
+    events: 0,
+    signals: 0,
+    opened: 0,
+    updated: 0,
+    resolved: 0,
+  };
+  private watermark: number | undefined;
+  private nextTickAt: number | undefined;
+  private readonly detectorsById: Map<string, Detector>;
+  private out: StepOutput = emptyOutput();
+  private readonly expired: AccessEvent[] = [];
+  private readonly onSignal = (signal: Signal): void => this.handleSignal(signal);
+
+  constructor(private readonly options: PipelineOptions) {
+    this.pairer = new Pairer({ ...DEFAULT_PAIRER_OPTIONS, ...options.pairer });
+    this.engine = new DetectionEngine(options.detectors, options.env);
+    this.lifecycle = new AlertLifecycle(
+      { ...DEFAULT_LIFECYCLE_OPTIONS, ...options.lifecycle },
+      options.decorate,
+    );
+    this.detectorsById = new Map(options.detectors.map((d) => [d.id, d]));
+  }
+
+  /** Event time of the newest event seen (undefined before the first). */
+  get eventTime(): number | undefined {
+    return this.watermark;
+  }
+
+  /** Run a batch of raw lines through the pipeline, appending results to `out`. */
+  processRecords(records: readonly RawRecord[], out: StepOutput): void {
+    this.out = out;
+    for (const record of records) {
+      this.counters.lines++;
+      if (record.truncated) {
+        this.deadLetter(record, 'line longer than the maximum line length');
+        continue;
+      }
+      const parsed = parseAuditLine(record.line);
+      if (!parsed.ok) {
+        if (parsed.reason === IGNORED) this.counters.ignored++;
+        else this.deadLetter(record, parsed.reason);
+        continue;
+      }
+      this.counters.entries++;
+      const entryTime = parsed.entry.time;
+      if (this.watermark === undefined || entryTime > this.watermark) this.advance(entryTime);
+      const event = this.pairer.push(parsed.entry);
+      if (event) this.handleEvent(event);
+    }
+  }
+
+  /** Run one already-normalised event (detector tests, simulations). */
+  processEvent(event: AccessEvent, out: StepOutput): void {
+    this.out = out;
+    if (this.watermark === undefined || event.time > this.watermark) this.advance(event.time);
+    this.handleEvent(event);
+  }
+
+  /**
+   * Move time forward without an event: the daemon calls this with the wall clock when the stream
+   * is idle, replay calls it at the end of input. Requests still waiting for a response expire.
+   */
+  advanceTo(now: number, out: StepOutput): void {
+    this.out = out;
+    if (this.watermark === undefined || now > this.watermark) this.advance(now);
+  }
+
+  /** End of input (replay): account for every waiting request. */
+  drain(out: StepOutput): void {
+    this.out = out;
+    this.expired.length = 0;
+    this.pairer.flush(this.expired);
+    for (const e of this.expired) this.handleEvent(e);
+  }
+
+  snapshot(): PipelineSnapshot {
+    return {
+      version: 1,
+      watermark: this.watermark ?? null,
+      nextTickAt: this.nextTickAt ?? null,
+      pairer: this.pairer.snapshot(),
+      engine: this.engine.snapshot(),
+      lifecycle: this.lifecycle.snapshot(),
+      policy: this.options.policy?.snapshot() ?? null,
+      counters: { ...this.counters },
+    };
+  }
+
+  restore(s: PipelineSnapshot): void {
+    if (s.version !== 1) throw new Error(`unsupported state snapshot version ${String(s.version)}`);
+    this.watermark = s.watermark ?? undefined;
+    this.nextTickAt = s.nextTickAt ?? undefined;
+    this.pairer.restore(s.pairer);
+    this.engine.restore(s.engine);
+    this.lifecycle.restore(s.lifecycle);
+    if (s.policy && this.options.policy) this.options.policy.restore(s.policy);
+    Object.assign(this.counters, s.counters);
+  }
+
+  private advance(now: number): void {
+    const tickMs = this.options.tickMs;
+    if (this.nextTickAt === undefined) this.nextTickAt = Math.ceil(now / tickMs) * tickMs;
+    if (now >= this.nextTickAt) {
+      const pending = Math.floor((now - this.nextTickAt) / tickMs) + 1;
+      // Deterministic spacing: depends only on where the gap starts and ends.
+      const step = pending > MAX_TICKS_PER_GAP ? Math.ceil(pending / MAX_TICKS_PER_GAP) * tickMs : tickMs;
+      while (this.nextTickAt <= now) {
+        this.tick(this.nextTickAt);
+        this.nextTickAt += step;
+      }
+      if (step !== tickMs) this.nextTickAt = Math.ceil((now + 1) / tickMs) * tickMs;
+    }
+    this.watermark = now;
+  }
+
+  private tick(at: number): void {
+    this.expired.length = 0;
+    this.pairer.expire(at, this.expired);
+    for (const e of this.expired) this.handleEvent(e);
+    this.engine.tick(at, this.onSignal);
+    const before = this.out.transitions.length;
+    this.lifecycle.tick(at, this.out.transitions);
+    this.finish(before);
+  }
+
+  private handleEvent(event: AccessEvent): void {
+    this.counters.events++;
+    if (this.options.collectEvents) this.out.events.push(event);
+    this.engine.process(event, this.onSignal);
+  }
+
+  private handleSignal(signal: Signal): void {
+    this.counters.signals++;
+    this.options.observeSignal?.(signal);
+    if (signal.weak) {
+      if (this.options.collectSignals) this.out.signals.push(signal);
+      return;
+    }
+    const detector = this.detectorsById.get(signal.detector);
+    if (!detector) return;
+    const before = this.out.transitions.length;
+    this.lifecycle.onSignal(signal, detector, this.out.transitions);
+    this.finish(before);
+  }
+
+  /** Annotate (incident, silence, inhibition) and count the transitions appended since `from`. */
+  private finish(from: number): void {
+    const t = this.out.transitions;
+    if (t.length === from) return;
+    this.options.policy?.apply(t.slice(from));
+    for (let i = from; i < t.length; i++) {
+      const action = (t[i] as AlertTransition).action;
+      if (action === 'open') this.counters.opened++;
+      else if (action === 'update') this.counters.updated++;
+      else this.counters.resolved++;
+    }
+  }
+
+  private deadLetter(record: RawRecord, reason: string): void {
+    this.counters.deadLettered++;
+    const letter: DeadLetter = { origin: record.origin, reason, line: record.line };
+    if (record.truncated) letter.truncated = true;
+    this.out.deadLetters.push(letter);
+  }
+}
