@@ -60,6 +60,10 @@ export function createReceivers(
     let receiver: Receiver | undefined;
     switch (rc.type) {
       case 'slack': {
+        if (!rc.channel) {
+          logger.warn({ receiver: rc.name }, `receiver "${rc.name}" disabled: no Slack channel configured`);
+          break;
+        }
         const token = credential(rc, rc.token_env);
         if (token) {
           receiver = new SlackReceiver({

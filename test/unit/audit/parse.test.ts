@@ -150,7 +150,12 @@ describe('OpenBao entries and line framing', () => {
     expect(rejected).toEqual([]);
     const list = [...events.values()];
     expect(list).toHaveLength(3);
-    expect(list[0]).toMatchObject({ operation: 'scan', kind: 'list', namespace: 'team-a/', outcome: 'success' });
+    expect(list[0]).toMatchObject({
+      operation: 'scan',
+      kind: 'list',
+      namespace: 'team-a/',
+      outcome: 'success',
+    });
     expect(list[1]).toMatchObject({ path: 'sys/audit/to-stdout', operation: 'delete', kind: 'sys' });
     expect(list[1]?.identity.isRoot).toBe(true);
     expect(list[2]).toMatchObject({ outcome: 'invalid_token', namespace: 'team-a/' });
@@ -169,11 +174,27 @@ describe('bad input is a reason, never an exception', () => {
     ['truncated JSON', '{"time":"2026-03-02T14:00:00Z","type":"request","req', /invalid JSON/],
     ['array', '[1,2,3]', /not a JSON object/],
     ['wrong type for time', '{"time":5,"type":"request","request":{"path":"a","operation":"read"}}', /time/],
-    ['unparseable time', '{"time":"yesterday","type":"request","request":{"path":"a","operation":"read"}}', /time/],
+    [
+      'unparseable time',
+      '{"time":"yesterday","type":"request","request":{"path":"a","operation":"read"}}',
+      /time/,
+    ],
     ['missing request', '{"time":"2026-03-02T14:00:00Z","type":"request"}', /request/],
-    ['path not a string', '{"time":"2026-03-02T14:00:00Z","type":"request","request":{"path":7,"operation":"read"}}', /path/],
-    ['auth not an object', '{"time":"2026-03-02T14:00:00Z","type":"request","auth":"x","request":{"path":"a","operation":"read"}}', /auth/],
-    ['error not a string', '{"time":"2026-03-02T14:00:00Z","type":"response","error":{},"request":{"path":"a","operation":"read"}}', /error/],
+    [
+      'path not a string',
+      '{"time":"2026-03-02T14:00:00Z","type":"request","request":{"path":7,"operation":"read"}}',
+      /path/,
+    ],
+    [
+      'auth not an object',
+      '{"time":"2026-03-02T14:00:00Z","type":"request","auth":"x","request":{"path":"a","operation":"read"}}',
+      /auth/,
+    ],
+    [
+      'error not a string',
+      '{"time":"2026-03-02T14:00:00Z","type":"response","error":{},"request":{"path":"a","operation":"read"}}',
+      /error/,
+    ],
     ['unknown type', '{"time":"2026-03-02T14:00:00Z","type":"banana","request":{}}', /unknown entry type/],
     ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), /UTF-8/],
     ['binary noise', Buffer.from([0, 1, 2, 3, 250, 13, 7]), /UTF-8|not a JSON/],
