@@ -4,7 +4,7 @@ import { SilenceStore, silenceFromConfig } from './alerts/silences.js';
 import type { Config } from './config/schema.js';
 import { createPipeline, loadConfiguredDetectors } from './core.js';
 import type { Detector } from './detect/analyzer.js';
-import { FileDeadLetterSink } from './ingest/dead-letter.js';
+import { FileDeadLetterSink, type DeadLetterSink } from './ingest/dead-letter.js';
 import { FileTailSource } from './ingest/file-tail.js';
 import { SocketSource } from './ingest/socket.js';
 import type { Source } from './ingest/source.js';
@@ -17,7 +17,7 @@ import { createReceivers } from './notify/receivers.js';
 import type { AlertSink } from './notify/sink.js';
 import type { Logger } from './ops/logger.js';
 import type { Pipeline } from './pipeline.js';
-import { Runner } from './runner.js';
+import { Runner, type EventSink, type StatefulComponent } from './runner.js';
 import { FileJournal } from './store/journal.js';
 import { StateLock } from './store/lock.js';
 import { StateStore } from './store/state-store.js';
@@ -28,6 +28,12 @@ export interface DaemonOptions {
   /** Extra sources (tests, Kafka when wired by the caller). */
   extraSources?: Source[];
   extraSinks?: AlertSink[];
+  /** Receives access events and weak signals (the Elasticsearch indexer). */
+  eventSink?: EventSink;
+  /** Replaces the dead-letter file (e.g. a Kafka dead-letter topic). */
+  deadLetter?: DeadLetterSink & { flush?(): Promise<void> };
+  /** Extra stateful components to include in checkpoints. */
+  components?: StatefulComponent[];
   /** Override console output (tests). */
   consoleOut?: NodeJS.WritableStream;
 }
@@ -52,7 +58,11 @@ export class Daemon {
     this.lock = new StateLock(config.state.dir);
     this.detectors = loadConfiguredDetectors(config);
     this.silences = new SilenceStore(config.state.dir, config.silences.map(silenceFromConfig));
-    this.pipeline = createPipeline(config, this.detectors, { silences: this.silences });
+    this.pipeline = createPipeline(config, this.detectors, {
+      silences: this.silences,
+      collectEvents: options.eventSink !== undefined,
+      collectSignals: options.eventSink !== undefined,
+    });
     const maxLineBytes = config.pipeline.max_line_bytes;
 
     const src = config.sources;
@@ -110,13 +120,16 @@ export class Daemon {
       pipeline: this.pipeline,
       sources: this.sources,
       sinks,
-      deadLetter: new FileDeadLetterSink({
-        path: config.dead_letter.path,
-        onError: (err) => logger.error({ err }, 'dead-letter write failed'),
-      }),
+      deadLetter:
+        options.deadLetter ??
+        new FileDeadLetterSink({
+          path: config.dead_letter.path,
+          onError: (err) => logger.error({ err }, 'dead-letter write failed'),
+        }),
+      ...(options.eventSink ? { eventSink: options.eventSink } : {}),
       journal: new FileJournal(config.state.dir),
       state: new StateStore(config.state.dir),
-      components: [notify],
+      components: [notify, ...(options.components ?? [])],
       logger,
     });
   }
