@@ -27,7 +27,7 @@ export interface PipelineOptions {
   policy?: AlertPolicy;
   /** Keep the access events of each step in the output (for indexing). */
   collectEvents?: boolean;
-  /** Keep weak signals in the output (for indexing and metrics). */
+  /** Keep every signal (weak or not) in the output (for indexing and metrics). */
   collectSignals?: boolean;
   /** Sees every signal, weak or not, as it is produced (detector tests, evaluation). */
   observeSignal?: (signal: Signal) => void;
@@ -226,10 +226,8 @@ export class Pipeline {
   private handleSignal(signal: Signal): void {
     this.counters.signals++;
     this.options.observeSignal?.(signal);
-    if (signal.weak) {
-      if (this.options.collectSignals) this.out.signals.push(signal);
-      return;
-    }
+    if (this.options.collectSignals) this.out.signals.push(signal);
+    if (signal.weak) return;
     const detector = this.detectorsById.get(signal.detector);
     if (!detector) return;
     const before = this.out.transitions.length;
