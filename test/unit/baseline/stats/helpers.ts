@@ -54,3 +54,30 @@ export function gamma(rand: () => number, shape: number): number {
 export function negBinomial(rand: () => number, m: number, r: number): number {
   return poisson(rand, (m * gamma(rand, r)) / r);
 }
+
+/**
+ * Replays `ops` once without interruption and once with a JSON snapshot → restore at index `cut`
+ * (cut = ops.length restores after the last op), and checks that every observable output and the final
+ * snapshot are identical. Returns the number of outputs compared.
+ */
+export function checkReplay<T extends { toJSON(): unknown }, Op>(
+  make: () => T,
+  restore: (snapshot: unknown) => T,
+  ops: readonly Op[],
+  cut: number,
+  apply: (target: T, op: Op) => unknown,
+  expectEqual: (a: unknown, b: unknown) => void,
+): number {
+  const a = make();
+  const outA = ops.map((op) => apply(a, op));
+  let b = make();
+  const outB: unknown[] = [];
+  ops.forEach((op, i) => {
+    if (i === cut) b = restore(JSON.parse(JSON.stringify(b)));
+    outB.push(apply(b, op));
+  });
+  if (cut >= ops.length) b = restore(JSON.parse(JSON.stringify(b)));
+  expectEqual(outB, outA);
+  expectEqual(JSON.stringify(b), JSON.stringify(a));
+  return outA.length;
+}
