@@ -14,7 +14,7 @@ export function analyzerEnv(config: Config): AnalyzerEnv {
       name: p.name,
       paths: p.paths,
       operations: p.operations,
-      maxAgeMs: p.max_age,
+      maxAgeMs: p.max_age === 'auto' ? null : p.max_age,
     })),
   };
 }

@@ -173,7 +173,8 @@ const rotationPolicySchema = z.strictObject({
   name: z.string(),
   paths: z.array(z.string()).min(1),
   operations: z.array(z.string()).default(['create', 'update']),
-  max_age: duration,
+  /** Longest allowed time between rotations, or `auto` to learn each path's cadence. */
+  max_age: z.union([z.literal('auto'), duration]).default('auto'),
 });
 
 export const configSchema = z.strictObject({

@@ -66,7 +66,8 @@ export interface RotationPolicy {
   /** Path globs of the writes or rotate calls that count as a rotation. */
   paths: string[];
   operations: string[];
-  maxAgeMs: number;
+  /** Longest allowed time between rotations; null = learn it from the path's own cadence. */
+  maxAgeMs: number | null;
 }
 
 export interface Analyzer<P = unknown> {

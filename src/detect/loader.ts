@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { AccessEvent, Severity } from '../audit/event.js';
+import { pathPrefix } from '../audit/paths.js';
 import { networkOf } from '../baseline/stats/network.js';
 import type { Detector } from './analyzer.js';
 import { analyzers } from './analyzers/index.js';
@@ -170,14 +171,4 @@ export function groupKeyFn(parts: GroupKeyPart[], pathDepth: number): (e: Access
   });
   if (getters.length === 1) return getters[0] as (e: AccessEvent) => string;
   return (e) => getters.map((g) => g(e)).join('|');
-}
-
-/** The first `depth` segments of a path: `secret/data/payments/db/primary` at 3 → `secret/data/payments`. */
-export function pathPrefix(path: string, depth: number): string {
-  let idx = -1;
-  for (let i = 0; i < depth; i++) {
-    idx = path.indexOf('/', idx + 1);
-    if (idx < 0) return path;
-  }
-  return path.slice(0, idx);
 }

@@ -36,6 +36,8 @@ export interface Signal {
   title: string;
   /** One plain sentence a responder can act on: what, who, from where, why unusual. No secrets. */
   summary: string;
+  /** A short phrase for lists (compound risk): "412 secret reads in 5m (usually 3)". */
+  headline?: string;
   identity?: IdentityRef;
   sourceAddresses: string[];
   paths: string[];
@@ -43,6 +45,10 @@ export interface Signal {
   eventIds: string[];
   firstEventAt: number;
   lastEventAt: number;
+  /**
+   * Events this signal adds to its alert: those not already reported by an earlier signal of the same
+   * group (a rule hit: 1; a window analyzer re-signalling a growing burst: the growth).
+   */
   eventCount: number;
   evidence: Evidence;
   /**

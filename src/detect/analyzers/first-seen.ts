@@ -1,0 +1,134 @@
+import picomatch from 'picomatch';
+import { z } from 'zod';
+import type { AccessEvent } from '../../audit/event.js';
+import { SeenSet, type SeenSetOptions, type SeenSetSnapshot } from '../../baseline/stats/novelty.js';
+import { duration, formatDuration } from '../../util/duration.js';
+import type { Analyzer } from '../analyzer.js';
+import {
+  buildSignal,
+  FIELD_NOUN,
+  FIELDS,
+  fieldValue,
+  GroupTable,
+  plural,
+  scoringParams,
+  strengthOf,
+  who,
+} from './common.js';
+
+const params = z.strictObject({
+  ...scoringParams,
+  /** Score = −log10 of the group's smoothed rate of new values; 2 means "new values are ≤ 1 % of its events". */
+  threshold: z.number().positive().default(2),
+  weak_threshold: z.number().positive().nullable().default(null),
+  warmup: duration.default(7 * 86_400_000),
+  retention: duration.default(90 * 86_400_000),
+  field: z.enum(FIELDS),
+  /** Segments kept for `path_prefix`. */
+  depth: z.number().int().min(1).default(3),
+  /** Observations a group needs besides the warm-up time. */
+  min_observations: z.number().nonnegative().default(50),
+  /** Only values matching these globs are reported (all are learned); e.g. `sys:write`. */
+  report_only: z.array(z.string()).nullable().default(null),
+  /** Values remembered per group (least recently seen forgotten first). */
+  cap: z.number().int().positive().default(128),
+  /** A value unseen this long is new again. */
+  forget_after: duration.default(90 * 86_400_000),
+  /** Added to the score when no group at all has used the value (new to the whole cluster). */
+  global_bonus: z.number().nonnegative().default(1.5),
+  /** Values remembered across all groups for `global_bonus`. */
+  global_cap: z.number().int().positive().default(65_536),
+});
+type Params = z.infer<typeof params>;
+
+interface Group {
+  seen: SeenSet;
+  since: number;
+  lastAt: number;
+}
+
+/**
+ * A value never seen for this group after warm-up: a new source network, path prefix, operation,
+ * mount or auth method. The score is self-calibrating: −log10 of the group's smoothed rate of new
+ * values, so a roaming laptop or a CI runner that touches new paths daily stays quiet while a service
+ * that used one network for a month does not. Values new to every group score higher.
+ */
+export const firstSeenAnalyzer: Analyzer<Params> = {
+  type: 'first_seen',
+  params,
+  create(detector, p) {
+    const options: SeenSetOptions = { cap: p.cap, ttlMs: p.forget_after, halfLifeMs: 30 * 86_400_000 };
+    const globalOptions: SeenSetOptions = {
+      cap: p.global_cap,
+      ttlMs: p.forget_after,
+      halfLifeMs: 30 * 86_400_000,
+    };
+    const table = new GroupTable<Group>(p.retention);
+    let global = new SeenSet(globalOptions);
+    const noun = FIELD_NOUN[p.field];
+    const reportable = p.report_only ? picomatch(p.report_only, { dot: true }) : () => true;
+
+    return {
+      onEvent(event: AccessEvent, groupKey, emit) {
+        const value = fieldValue(event, p.field, p.depth);
+        if (value === undefined) return;
+        const t = event.time;
+        let g = table.get(groupKey);
+        if (!g) {
+          g = { seen: new SeenSet(options), since: t, lastAt: t };
+          table.set(groupKey, g);
+        }
+        g.lastAt = t;
+        const check = g.seen.check(value, t);
+        const newToAll = !global.has(value, t);
+        g.seen.observe(value, t);
+        global.observe(value, t);
+        if (check.seen || !reportable(value)) return;
+        const history = g.seen.observationsAt(t);
+        if (t - g.since < p.warmup || history < p.min_observations) return;
+
+        const score = -Math.log10(check.pNew) + (newToAll ? p.global_bonus : 0);
+        const strength = strengthOf(score, p);
+        if (strength === 'none') return;
+        const known = g.seen.size - 1;
+        const age = formatDuration(Math.max(0, t - g.since));
+        const rate = check.pNew < 0.001 ? '< 0.1 %' : `${Math.round(check.pNew * 1000) / 10} %`;
+        emit(
+          buildSignal(detector, event, groupKey, {
+            score,
+            strength,
+            what:
+              `${who(event)} used ${noun[0]} ${value} for the first time (after ${plural(known, noun)} in ${age}; ` +
+              `new values are ${rate} of its events${newToAll ? ', and no other identity has used it' : ''})`,
+            headline: `new ${noun[0]} ${value}${newToAll ? ' (new to everyone)' : ''}`,
+            eventCount: 1,
+            evidence: {
+              observed: value,
+              expected: `one of ${known} known ${noun[1]}`,
+              window: `${age} of history`,
+              pNew: Math.round(check.pNew * 1e5) / 1e5,
+              knownValues: known,
+              newToEveryone: newToAll,
+            },
+          }),
+        );
+      },
+      onTick(now) {
+        table.sweep(now);
+      },
+      size: () => table.size,
+      snapshot: () => ({
+        groups: table.snapshot((g) => ({ s: g.seen.toJSON(), since: g.since, l: g.lastAt })),
+        global: global.toJSON(),
+      }),
+      restore(state) {
+        const s = state as {
+          groups: { sweep: number; groups: [string, { s: SeenSetSnapshot; since: number; l: number }][] };
+          global: SeenSetSnapshot;
+        };
+        table.restore(s.groups, (j) => ({ seen: SeenSet.from(j.s, options), since: j.since, lastAt: j.l }));
+        global = SeenSet.from(s.global, globalOptions);
+      },
+    };
+  },
+};

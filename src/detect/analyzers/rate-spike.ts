@@ -1,0 +1,207 @@
+import { z } from 'zod';
+import type { AccessEvent } from '../../audit/event.js';
+import { SeasonalRate, type SeasonalOptions, type SeasonalSnapshot } from '../../baseline/stats/seasonal.js';
+import { SlidingCounter, type SlidingCounterSnapshot } from '../../baseline/stats/sliding.js';
+import { negBinomialUpperTailLog10 } from '../../baseline/stats/tails.js';
+import { duration } from '../../util/duration.js';
+import { ZoneClock } from '../../util/timezone.js';
+import type { Analyzer, AnalyzerEnv } from '../analyzer.js';
+import {
+  buildSignal,
+  describeExpected,
+  GroupTable,
+  scoringParams,
+  strengthOf,
+  who,
+  windowText,
+  type Strength,
+} from './common.js';
+
+const params = z.strictObject({
+  ...scoringParams,
+  /** Sliding window the count is taken over (and the length of the windows the baseline learns). */
+  window: duration.default(300_000),
+  /** Sub-buckets of the sliding window. */
+  buckets: z.number().int().min(1).max(60).default(5),
+  /** No signal below this many events in the window, whatever the baseline says (0→2 is not a spike). */
+  min_count: z.number().int().positive().default(20),
+  /** ... nor below this multiple of the expected count. */
+  min_ratio: z.number().positive().default(4),
+  /** Expected counts are never taken as lower than this (an identity that never did it at this hour). */
+  min_expected: z.number().positive().default(0.5),
+  /** Absolute guardrail: this many events in the window alert even during warm-up. */
+  guardrail: z.number().int().positive().nullable().default(null),
+  /** Baseline windows of history required (decayed weight) besides the warm-up time. */
+  min_history: z.number().nonnegative().default(288),
+  /** While a burst lasts, signal again only when the count has grown by this factor. */
+  regrowth: z.number().min(1).default(2),
+  /** Half-life of the base rate (slow drift is learned at this pace). */
+  learn_half_life: duration.default(7 * 86_400_000),
+  /** What is being counted, for the summary ("secret reads", "requests"). */
+  noun: z.string().default('requests'),
+});
+type Params = z.infer<typeof params>;
+
+interface Group {
+  counter: SlidingCounter;
+  rate: SeasonalRate;
+  since: number;
+  lastAt: number;
+  /** Fixed windows up to this index are not learned (they held a spike). */
+  flaggedUntil: number;
+  /** Count at the last signal of the current burst (0 = no burst). */
+  signalled: number;
+  signalledStrength: Strength;
+  burstStart: number;
+}
+
+interface GroupJson {
+  c: SlidingCounterSnapshot;
+  r: SeasonalSnapshot;
+  s: number;
+  l: number;
+  f: number;
+  n: number;
+  st: Strength;
+  b: number;
+}
+
+/**
+ * Count of matching events per group in a sliding window against the group's seasonal expectation
+ * (hour-of-day × day-of-week), scored as the negative-binomial tail probability of the observed
+ * count (over-dispersion learned per group, so bursty identities calm down by themselves).
+ * Windows that held a spike are not learned, so an attack does not become the new normal; slow
+ * growth is learned through the base rate's half-life.
+ */
+export const rateSpikeAnalyzer: Analyzer<Params> = {
+  type: 'rate_spike',
+  params,
+  create(detector, p, env) {
+    const seasonal = seasonalOptions(p.window, p.learn_half_life, env);
+    const table = new GroupTable<Group>(p.retention);
+    const fresh = (at: number): Group => ({
+      counter: new SlidingCounter({ windowMs: p.window, buckets: p.buckets }),
+      rate: new SeasonalRate(seasonal),
+      since: at,
+      lastAt: at,
+      flaggedUntil: -1,
+      signalled: 0,
+      signalledStrength: 'none',
+      burstStart: 0,
+    });
+    const winsorCap = (g: Group, start: number): number => {
+      const e = g.rate.expected(start);
+      return Math.max(p.min_count, p.min_ratio * e.mean);
+    };
+
+    return {
+      onEvent(event: AccessEvent, groupKey, emit) {
+        const t = event.time;
+        let g = table.get(groupKey);
+        if (!g) {
+          g = fresh(t);
+          table.set(groupKey, g);
+        }
+        const grp = g;
+        grp.counter.drainClosed(t, (start, count) => {
+          const flagged = Math.floor(start / p.window) <= grp.flaggedUntil;
+          // A flagged window only advances time; others are learned, capped so one burst cannot
+          // drag the baseline up.
+          grp.rate.observe(Math.min(count, winsorCap(grp, start)), start, flagged ? 0 : 1);
+        });
+        grp.counter.add(t);
+        grp.lastAt = t;
+        const observed = grp.counter.count(t);
+        if (observed < p.min_count) {
+          if (grp.signalled > 0 && observed < p.min_count / 2) grp.signalled = 0;
+          return;
+        }
+        const exp = grp.rate.expected(t - p.window);
+        const mean = Math.max(exp.mean, p.min_expected);
+        const warm = t - grp.since >= p.warmup && exp.weight >= p.min_history;
+        let score = 0;
+        let strength: Strength = 'none';
+        if (warm && observed >= p.min_ratio * mean) {
+          score = -negBinomialUpperTailLog10(observed, mean, exp.dispersion);
+          strength = strengthOf(score, p);
+        }
+        const guard = p.guardrail !== null && observed >= p.guardrail;
+        if (guard && strength !== 'alert') {
+          strength = 'alert';
+          score = Math.max(score, p.threshold);
+        }
+        if (strength === 'none') return;
+        // Mark this window and the next as not to be learned.
+        grp.flaggedUntil = Math.floor(t / p.window) + 1;
+        const stronger = strength === 'alert' && grp.signalledStrength !== 'alert';
+        if (grp.signalled > 0 && !stronger && observed < grp.signalled * p.regrowth) return;
+        const added = grp.signalled > 0 ? observed - grp.signalled : observed;
+        if (grp.signalled === 0) grp.burstStart = t;
+        grp.signalled = observed;
+        grp.signalledStrength = strength;
+        const usual = warm ? describeExpected(exp.mean, exp.dispersion) : 'unknown (still learning)';
+        const w = windowText(p.window);
+        const why = warm
+          ? `this identity usually makes ${usual} at this hour`
+          : `the absolute limit is ${p.guardrail ?? '?'} and its baseline is still being learned`;
+        emit(
+          buildSignal(detector, event, groupKey, {
+            score,
+            strength,
+            what: `${who(event)} made ${observed} ${p.noun} in ${w}; ${why}`,
+            headline: `${observed} ${p.noun} in ${w} (usually ${warm ? Math.round(exp.mean * 10) / 10 : '?'})`,
+            eventCount: Math.max(1, added),
+            firstEventAt: grp.burstStart,
+            evidence: {
+              observed,
+              expected: Math.round(exp.mean * 100) / 100,
+              window: w,
+              usual,
+              dispersion: Math.round(exp.dispersion * 100) / 100,
+              seasonalFactor: Math.round(exp.factor * 100) / 100,
+              baselineWindows: Math.round(exp.weight),
+              warm,
+              ...(guard ? { guardrail: p.guardrail } : {}),
+            },
+          }),
+        );
+      },
+      onTick(now) {
+        table.sweep(now);
+      },
+      size: () => table.size,
+      snapshot: () =>
+        table.snapshot<GroupJson>((g) => ({
+          c: g.counter.toJSON(),
+          r: g.rate.toJSON(),
+          s: g.since,
+          l: g.lastAt,
+          f: g.flaggedUntil,
+          n: g.signalled,
+          st: g.signalledStrength,
+          b: g.burstStart,
+        })),
+      restore(state) {
+        table.restore(state as { sweep: number; groups: [string, GroupJson][] }, (j) => ({
+          counter: SlidingCounter.from(j.c, { windowMs: p.window, buckets: p.buckets }),
+          rate: SeasonalRate.from(j.r, seasonal),
+          since: j.s,
+          lastAt: j.l,
+          flaggedUntil: j.f,
+          signalled: j.n,
+          signalledStrength: j.st,
+          burstStart: j.b,
+        }));
+      },
+    };
+  },
+};
+
+/**
+ * Seasonal options for a window length. Hours follow the configured zone at its standard (January)
+ * offset: deterministic, and daylight saving costs at most one hour of misalignment.
+ */
+export function seasonalOptions(windowMs: number, halfLifeMs: number, env: AnalyzerEnv): SeasonalOptions {
+  const offset = new ZoneClock(env.timeZone).offsetMinutes(Date.UTC(2026, 0, 15));
+  return { windowMs, baseHalfLifeMs: halfLifeMs, tzOffsetMinutes: offset };
+}
