@@ -100,6 +100,8 @@ export const detectorSchema = z.strictObject({
     'privilege',
     'volume',
     'novelty',
+    'network',
+    'time',
     'auth',
     'cardinality',
     'availability',

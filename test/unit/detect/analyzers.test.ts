@@ -1,0 +1,258 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { AccessEvent } from '../../../src/audit/event.js';
+import type { AnalyzerEnv, Detector } from '../../../src/detect/analyzer.js';
+import { loadDetectors } from '../../../src/detect/loader.js';
+import type { Signal } from '../../../src/detect/signal.js';
+import { eventFromSpec } from '../../../src/detect/testing.js';
+import { emptyOutput, Pipeline, type StepOutput } from '../../../src/pipeline.js';
+
+const DIR = fileURLToPath(new URL('../../../detectors', import.meta.url));
+const all = loadDetectors(DIR);
+const byId = (ids: string[]): Detector[] => all.filter((d) => ids.includes(d.id));
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+// Monday 2026-01-05 00:00 UTC.
+const T0 = Date.parse('2026-01-05T00:00:00Z');
+
+const env = (over: Partial<AnalyzerEnv> = {}): AnalyzerEnv => ({
+  timeZone: 'UTC',
+  rotationPolicies: [],
+  ...over,
+});
+
+function run(ids: string[], events: AccessEvent[], opts: { env?: AnalyzerEnv; until?: number } = {}) {
+  const signals: Signal[] = [];
+  const pipeline = new Pipeline({
+    detectors: byId(ids),
+    env: opts.env ?? env(),
+    tickMs: 10_000,
+    observeSignal: (s) => signals.push(s),
+  });
+  const out: StepOutput = emptyOutput();
+  for (const e of events) pipeline.processEvent(e, out);
+  if (opts.until !== undefined) pipeline.advanceTo(opts.until, out);
+  return { signals, out };
+}
+
+const alice = { entity_id: 'alice-1', display_name: 'userpass-alice', policies: ['default'] };
+
+/** A person reading one prefix from the office network on weekdays 09:00–17:00 UTC for `days` days. */
+function officeHistory(days: number): AccessEvent[] {
+  const out: AccessEvent[] = [];
+  for (let d = 0; d < days; d++) {
+    const weekday = d % 7 < 5;
+    if (!weekday) continue;
+    for (let h = 9; h < 17; h++) {
+      for (let k = 0; k < 4; k++) {
+        const t = T0 + d * DAY + h * HOUR + k * 15 * 60_000;
+        out.push(
+          eventFromSpec(
+            {
+              operation: 'read',
+              path: `secret/data/team/app-${k}`,
+              remote_address: '10.50.1.20',
+              identity: { ...alice, human: true },
+            },
+            t,
+          ),
+        );
+      }
+    }
+  }
+  return out;
+}
+
+describe('off-hours activity', () => {
+  it('flags a daytime person at 03:00, weakly', () => {
+    const history = officeHistory(21);
+    const night = eventFromSpec(
+      {
+        operation: 'read',
+        path: 'secret/data/team/app-1',
+        remote_address: '10.50.1.20',
+        identity: { ...alice, human: true },
+      },
+      T0 + 22 * DAY + 3 * HOUR,
+    );
+    const { signals } = run(['off-hours-activity'], [...history, night]);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]).toMatchObject({ detector: 'off-hours-activity', weak: true, family: 'time' });
+    expect(signals[0]?.summary).toMatch(/active at 03:00 \(UTC, tue\)/);
+  });
+
+  it('learns a night-shift person and stays quiet', () => {
+    const events: AccessEvent[] = [];
+    for (let h = 0; h < 21 * 24; h++) {
+      events.push(
+        eventFromSpec(
+          { operation: 'read', path: 'secret/data/ops/x', identity: { ...alice, human: true } },
+          T0 + h * HOUR,
+        ),
+      );
+    }
+    const { signals } = run(['off-hours-activity'], events);
+    expect(signals).toHaveLength(0);
+  });
+});
+
+describe('compound identity risk', () => {
+  it('raises one alert when a new network, a new prefix and an unusual hour coincide', () => {
+    const history = officeHistory(21);
+    const at = T0 + 22 * DAY + 3 * HOUR;
+    const attack = [0, 1, 2, 3].map((i) =>
+      eventFromSpec(
+        {
+          operation: 'read',
+          path: `secret/data/payments/key-${i}`,
+          remote_address: '203.0.113.9',
+          identity: { ...alice, human: true },
+        },
+        at + i * 30_000,
+      ),
+    );
+    const ids = ['off-hours-activity', 'new-source-network', 'new-secret-path-prefix', 'identity-risk'];
+    const { signals, out } = run(ids, [...history, ...attack]);
+    const weak = signals.filter((s) => s.weak);
+    expect(new Set(weak.map((s) => s.detector))).toEqual(
+      new Set(['off-hours-activity', 'new-source-network', 'new-secret-path-prefix']),
+    );
+    const compound = signals.filter((s) => s.detector === 'identity-risk');
+    expect(compound.length).toBeGreaterThanOrEqual(1);
+    expect(compound[0]?.summary).toMatch(/unusual things about userpass-alice/);
+    expect(compound[0]?.summary).toMatch(/203\.0\.113\.0\/24/);
+    // Only the compound detector alerts: one alert, not three.
+    const opened = out.transitions.filter((t) => t.action === 'open');
+    expect(opened.map((t) => t.alert.detector)).toEqual(['identity-risk']);
+  });
+
+  it('does not alert on a single weak signal', () => {
+    const history = officeHistory(21);
+    const roam = eventFromSpec(
+      {
+        operation: 'read',
+        path: 'secret/data/team/app-1',
+        remote_address: '192.0.2.44',
+        identity: { ...alice, human: true },
+      },
+      T0 + 22 * DAY + 10 * HOUR,
+    );
+    const { signals, out } = run(['new-source-network', 'identity-risk'], [...history, roam]);
+    expect(signals.map((s) => s.detector)).toEqual(['new-source-network']);
+    expect(out.transitions).toHaveLength(0);
+  });
+});
+
+describe('rotation', () => {
+  const policies = env({
+    rotationPolicies: [{ name: 'db', paths: ['**/rotate-role/*'], operations: ['update'], maxAgeMs: null }],
+  });
+  const rotate = (t: number, outcome?: string) =>
+    eventFromSpec(
+      {
+        operation: 'update',
+        path: 'database/rotate-role/app',
+        identity: { entity_id: 'job-1', display_name: 'approle' },
+        ...(outcome ? { outcome } : {}),
+      },
+      t,
+    );
+
+  it('learns a daily cadence, alerts when it stops, and resolves when it resumes', () => {
+    const events = [0, 1, 2, 3, 4].map((d) => rotate(T0 + d * DAY));
+    const { signals: late } = run(['rotation-overdue'], events, { env: policies, until: T0 + 8 * DAY });
+    expect(late).toHaveLength(1);
+    expect(late[0]?.summary).toMatch(
+      /database\/rotate-role\/app has not been rotated for 2d13h.*the limit is 2d12h and it is usually rotated every 1d/,
+    );
+    expect(late[0]?.evidence).toMatchObject({ meanTimeToRotate: '1d', policy: 'db' });
+
+    const { signals, out } = run(['rotation-overdue'], [...events, rotate(T0 + 9 * DAY)], {
+      env: policies,
+      until: T0 + 9 * DAY + 1,
+    });
+    expect(signals.map((s) => Boolean(s.clear))).toEqual([false, true]);
+    expect(out.transitions.map((t) => t.action)).toEqual(['open', 'resolve']);
+  });
+
+  it('does not guess a cadence from too few rotations', () => {
+    const { signals } = run(['rotation-overdue'], [rotate(T0), rotate(T0 + DAY)], {
+      env: policies,
+      until: T0 + 30 * DAY,
+    });
+    expect(signals).toHaveLength(0);
+  });
+
+  it("alerts on a failed rotation call with Vault's error", () => {
+    const failed = rotate(T0 + DAY, 'error');
+    failed.errorMessage = 'failed to update user: connection refused';
+    const { signals } = run(['rotation-failed'], [rotate(T0), failed], { env: policies });
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.summary).toMatch(
+      /Rotation of database\/rotate-role\/app by approle failed \(failed to update user: connection refused\)/,
+    );
+  });
+
+  it('honours a fixed maximum age', () => {
+    const fixed = env({
+      rotationPolicies: [
+        { name: 'kv', paths: ['secret/data/*/rotated/*'], operations: ['update'], maxAgeMs: 30 * DAY },
+      ],
+    });
+    const write = eventFromSpec(
+      {
+        operation: 'update',
+        path: 'secret/data/payments/rotated/api-key',
+        identity: { entity_id: 'job-2', display_name: 'approle' },
+      },
+      T0,
+    );
+    expect(run(['rotation-overdue'], [write], { env: fixed, until: T0 + 30 * DAY }).signals).toHaveLength(0);
+    expect(
+      run(['rotation-overdue'], [write], { env: fixed, until: T0 + 31 * DAY + 2 * HOUR }).signals,
+    ).toHaveLength(1);
+  });
+});
+
+describe('stream silence', () => {
+  it('notices silence on ticks while it lasts, not only when traffic returns', () => {
+    const events: AccessEvent[] = [];
+    for (let i = 0; i < 3 * 24 * 120; i++) {
+      events.push(
+        eventFromSpec(
+          {
+            operation: 'read',
+            path: 'secret/data/app/db',
+            identity: { entity_id: 'svc', display_name: 'approle' },
+          },
+          T0 + i * 30_000,
+        ),
+      );
+    }
+    const last = T0 + (3 * 24 * 120 - 1) * 30_000;
+    // Time passes (the daemon's idle clock) with no event: the alert opens during the silence.
+    const { signals, out } = run(['audit-stream-silence'], events, { until: last + 20 * 60_000 });
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.summary).toMatch(/audit stream has been silent for/);
+    expect(out.transitions.map((t) => t.action)).toEqual(['open']);
+    expect(Date.parse(out.transitions[0]!.at) - last).toBeLessThanOrEqual(10 * 60_000);
+  });
+
+  it('stays quiet for a stream that is normally sparse', () => {
+    const events: AccessEvent[] = [];
+    for (let i = 0; i < 3 * 24; i++) {
+      events.push(
+        eventFromSpec(
+          {
+            operation: 'read',
+            path: 'secret/data/app/db',
+            identity: { entity_id: 'svc', display_name: 'approle' },
+          },
+          T0 + i * HOUR,
+        ),
+      );
+    }
+    const { signals } = run(['audit-stream-silence'], events, { until: T0 + 3 * DAY + 45 * 60_000 });
+    expect(signals).toHaveLength(0);
+  });
+});
