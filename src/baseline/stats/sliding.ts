@@ -1,7 +1,8 @@
 /**
  * Sliding-window counters in event time.
  *
- * `SlidingCounter` — events in the last W ms, kept as k sub-buckets of W/k ms in a ring (Uint32Array), plus
+ * `SlidingCounter` — events in the last W ms, kept as k sub-buckets of W/k ms in a ring (a plain number
+ * array: for small k a typed array costs ~250 bytes more in V8), plus
  * the totals of the FIXED, epoch-aligned windows [i·W, (i+1)·W) for a seasonal learner: `drainClosed(at,
  * sink)` reports, in order and exactly once, every fixed window that ended at or before `at`, including
  * empty ones (at most `maxEmptyRun` empty windows per gap, so an identity idle for months costs a bounded
@@ -20,9 +21,10 @@
  * and in its own fixed window if that has not been reported yet (otherwise it is counted in `dropped`);
  * SlidingDistinct treats a late event as happening at the newest time seen.
  *
- * Memory: SlidingCounter ≈ 4k bytes of ring + ~200 bytes of object/typed-array overhead (k = 12: ≈ 250 B);
- * snapshot ≈ 60 + 3k bytes. SlidingDistinct: ~100 bytes + per live value ≈ 30 bytes (Map entry) + the
- * string; in sketch mode + 4 KiB per live sub-bucket (p = 12).
+ * Memory (V8, measured with 100k instances): SlidingCounter(15 min, 15 buckets) ≈ 200 bytes (snapshot
+ * ≈ 90 bytes of JSON). SlidingDistinct: ≈ 100 bytes empty; with live values ≈ 300 bytes + ≈ 60 bytes per
+ * value + the string (8 paths of ~25 chars ≈ 1 KB; snapshot ≈ 40 bytes + the string per value); in sketch
+ * mode + 4 KiB per live sub-bucket (p = 12) + the recovery set (≤ exactCap values).
  */
 import { noneToNull, num, numOrNone } from './codec.js';
 import { HyperLogLog, hash64, type HllSnapshot } from './hll.js';
@@ -80,7 +82,7 @@ export class SlidingCounter {
   readonly bucketMs: number;
   readonly buckets: number;
   private head = NONE;
-  private readonly ring: Uint32Array;
+  private readonly ring: number[];
   private openIdx = NONE;
   private openCount = 0;
   private drainedIdx = NONE;
@@ -91,7 +93,7 @@ export class SlidingCounter {
     this.bucketMs = checkSliding(options);
     this.windowMs = options.windowMs;
     this.buckets = options.buckets;
-    this.ring = new Uint32Array(options.buckets);
+    this.ring = Array.from({ length: options.buckets }, () => 0);
   }
 
   /** Events that could not be attributed to a fixed window (late after reporting, or overflow). */
@@ -111,7 +113,7 @@ export class SlidingCounter {
     }
     if (b > this.head - k) {
       const pos = mod(b, k);
-      this.ring[pos] = Math.min(0xffffffff, (this.ring[pos] ?? 0) + n);
+      this.ring[pos] = Math.min(Number.MAX_SAFE_INTEGER, (this.ring[pos] ?? 0) + n);
     }
     const w = Math.floor(at / this.windowMs);
     if (w <= this.drainedIdx) this.lost += n;
@@ -219,7 +221,7 @@ export class SlidingCounter {
   toJSON(): SlidingCounterSnapshot {
     return {
       h: noneToNull(this.head),
-      r: Array.from(this.ring),
+      r: this.ring.slice(),
       o: noneToNull(this.openIdx),
       c: this.openCount,
       d: noneToNull(this.drainedIdx),
@@ -237,10 +239,14 @@ export class SlidingCounter {
     if (!Array.isArray(s.r) || s.r.length !== this.buckets)
       throw new RangeError('invalid snapshot: ring size');
     if (!Array.isArray(s.p) || s.p.length % 2 !== 0) throw new RangeError('invalid snapshot: pending');
-    const ring = s.r.map((v, i) => num(v, `r[${i}]`));
+    const ring = s.r.map((v, i) => {
+      const x = num(v, `r[${i}]`);
+      if (x < 0 || !Number.isInteger(x)) throw new RangeError(`invalid snapshot: r[${i}] is not a count`);
+      return x;
+    });
     const p = s.p.map((v, i) => num(v, `p[${i}]`));
     this.head = head;
-    this.ring.set(ring);
+    for (let i = 0; i < ring.length; i++) this.ring[i] = ring[i] ?? 0;
     this.openIdx = o;
     this.openCount = c;
     this.drainedIdx = d;
@@ -280,8 +286,11 @@ export class SlidingDistinct {
   readonly exactCap: number;
   readonly hllPrecision: number;
   private newest = NONE;
-  /** Exact mode: all live values; sketch mode: values seen since `recoveryFrom`. Last-seen order. */
-  private values = new Map<string, number>();
+  /**
+   * Exact mode: all live values; sketch mode: values seen since `recoveryFrom`. Last-seen order. Allocated
+   * on first use (an empty Map costs ~250 bytes).
+   */
+  private values: Map<string, number> | undefined;
   /** Sketch mode only: one HLL per ring position (sub-bucket index mod k). */
   private sketch: Array<HyperLogLog | undefined> | undefined;
   private head = NONE;
@@ -310,7 +319,7 @@ export class SlidingDistinct {
     if (!Number.isFinite(at)) return;
     const t = at > this.newest ? at : this.newest;
     this.newest = t;
-    const map = this.values;
+    const map = (this.values ??= new Map());
     map.delete(value);
     map.set(value, t);
     pruneBefore(map, t - this.windowMs);
@@ -336,7 +345,7 @@ export class SlidingDistinct {
   /** Distinct values in the last W ms before `at` (no mutation); an estimate in sketch mode. */
   count(at: number): number {
     if (!Number.isFinite(at)) return 0;
-    const exactLive = liveCount(this.values, at - this.windowMs);
+    const exactLive = this.values ? liveCount(this.values, at - this.windowMs) : 0;
     if (this.sketch === undefined) return exactLive;
     const k = this.buckets;
     const b = Math.floor(at / this.bucketMs);
@@ -349,17 +358,27 @@ export class SlidingDistinct {
     return Math.max(exactLive, union.estimate());
   }
 
+  /**
+   * Housekeeping for idle identities: forget values last seen at or before `at` − W and free the exact set
+   * when it becomes empty (mutates; never changes `count(t)` for t ≥ at).
+   */
+  prune(at: number): void {
+    if (!Number.isFinite(at) || this.values === undefined) return;
+    pruneBefore(this.values, at - this.windowMs);
+    if (this.values.size === 0 && this.sketch === undefined) this.values = undefined;
+  }
+
   private toSketch(t: number): void {
     const k = this.buckets;
     this.sketch = new Array<HyperLogLog | undefined>(k).fill(undefined);
     this.head = Math.floor(t / this.bucketMs);
-    for (const [v, seen] of this.values) {
+    for (const [v, seen] of this.values ?? []) {
       const b = Math.floor(seen / this.bucketMs);
       if (b <= this.head - k) continue;
       const hash = hash64(v);
       this.sketchBucket(b).addHash(hash[0] ?? 0, hash[1] ?? 0);
     }
-    this.values.clear();
+    this.values = undefined;
     this.recoveryFrom = t;
   }
 
@@ -383,7 +402,7 @@ export class SlidingDistinct {
 
   toJSON(): SlidingDistinctSnapshot {
     const e: Array<[string, number]> = [];
-    for (const [v, t] of this.values) e.push([v, t]);
+    for (const [v, t] of this.values ?? []) e.push([v, t]);
     const out: SlidingDistinctSnapshot = { n: noneToNull(this.newest), e };
     if (this.sketch) {
       const s: Array<[number, HllSnapshot]> = [];
@@ -427,7 +446,7 @@ export class SlidingDistinct {
       }
     }
     this.newest = newest;
-    this.values = values;
+    this.values = values.size > 0 ? values : undefined;
     this.sketch = sketch;
     this.head = head;
     this.recoveryFrom = rf;

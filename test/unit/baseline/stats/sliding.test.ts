@@ -189,6 +189,7 @@ describe('SlidingCounter', () => {
     expect(() => SlidingCounter.from({ ...snap, r: [1, 2] }, OPTS)).toThrow(/ring/);
     expect(() => SlidingCounter.from({ ...snap, p: [1] }, OPTS)).toThrow(/pending/);
     expect(() => SlidingCounter.from({ ...snap, c: Number.NaN }, OPTS)).toThrow(/c is not/);
+    expect(() => SlidingCounter.from({ ...snap, r: snap.r.map(() => -1) }, OPTS)).toThrow(/not a count/);
   });
 });
 
@@ -272,6 +273,19 @@ describe('SlidingDistinct', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('prune() forgets expired values without changing later counts', () => {
+    const d = new SlidingDistinct(D_OPTS);
+    for (let i = 0; i < 5; i++) d.add(`v${i}`, T0 + i * MIN);
+    d.prune(T0 + 12 * MIN); // v0..v2 (last seen ≤ T0 + 2 min) leave the window
+    expect(d.toJSON().e.map((e) => e[0])).toEqual(['v3', 'v4']);
+    expect(d.count(T0 + 12 * MIN)).toBe(2);
+    d.prune(T0 + 60 * MIN);
+    expect(d.toJSON()).toEqual({ n: T0 + 4 * MIN, e: [] });
+    expect(d.count(T0 + 60 * MIN)).toBe(0);
+    d.add('w', T0 + 61 * MIN);
+    expect(d.count(T0 + 61 * MIN)).toBe(1);
   });
 
   it('validates options and snapshots', () => {
