@@ -7,7 +7,7 @@
  * ~10 steps, while the per-step cap zCap = 3 (winsorised CUSUM) means no single spike can alarm by itself
  * (one step adds at most zCap − k = 2.5 < h). Non-finite z is ignored.
  *
- * Memory: 2 numbers per instance (+ a shared config) ≈ 40 bytes; snapshot ≈ 15–30 bytes of JSON.
+ * Memory: 2 numbers per instance + a shared config ≈ 70 bytes in V8; snapshot ≈ 15–30 bytes of JSON.
  */
 import { num } from './codec.js';
 

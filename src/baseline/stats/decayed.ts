@@ -15,8 +15,9 @@
  * bit for bit. Out-of-order times (at < lastAt) are treated as lastAt (no negative decay, no corruption);
  * non-finite times or values are ignored.
  *
- * Memory: DecayedStats holds 4 doubles + the half-life (≈ 100 bytes in V8 incl. boxed doubles; snapshot
- * ≈ 40–80 bytes of JSON). DecayedCounter holds 2 doubles + half-life (≈ 60 bytes; snapshot ≈ 30–40 bytes).
+ * Memory (Node 20 / V8, 8-byte tagged fields, measured over 100k instances): DecayedStats ≈ 130 bytes
+ * (4 boxed doubles + the half-life), snapshot ≈ 60–90 bytes of JSON; DecayedCounter ≈ 80 bytes, snapshot
+ * ≈ 40 bytes.
  */
 import { num } from './codec.js';
 

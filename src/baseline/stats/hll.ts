@@ -11,7 +11,7 @@
  *   of the classic "switch at 2.5 m" rule (measured: classic 5.5 % worst error at n = 10 000, m = 4096;
  *   Ertl ≤ 3.7 %). Standard error ≈ 1.04/√m (1.6 % for m = 2^12).
  *
- * Memory: m bytes of registers (4096 for p = 12) + ~130 bytes of typed-array overhead. Snapshot: sparse
+ * Memory: m bytes of registers off-heap (4096 for p = 12) + ≈ 240 bytes on the heap. Snapshot: sparse
  * list of (index·64 + rank) while ≤ m/6 registers are set (≈ 7 bytes per set register), else base64
  * of the registers (≈ 1.33 m bytes: 5 464 for p = 12).
  */

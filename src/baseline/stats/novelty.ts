@@ -14,8 +14,9 @@
  * Times are event times (epoch ms); an `at` earlier than the newest time seen is treated as the newest
  * (LRU order = last-seen order, so expiry pops from the front).
  *
- * Memory: ~120 bytes fixed + per value ≈ 24 bytes of slot data (3 doubles in a packed number array) +
- * ≈ 20 bytes of Map entry + the string itself (≈ 16 + length bytes). Snapshot ≈ 40 + length bytes of JSON per value.
+ * Memory (Node 20 / V8, measured over 100k instances): ≈ 580 bytes with one value, then ≈ 90 bytes per
+ * value for ~12-character values (24 bytes of slot data in a packed double array, the Map entry and the
+ * string); 32 values ≈ 3.4 KB. Snapshot ≈ 90 bytes + ≈ 45 bytes + the string per value.
  */
 import { decayFactor } from './decayed.js';
 import { noneToNull, num, numOrNone } from './codec.js';
