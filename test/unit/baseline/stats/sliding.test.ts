@@ -6,7 +6,8 @@ import {
   SlidingDistinct,
   type SlidingDistinctOptions,
 } from '../../../../src/baseline/stats/sliding.js';
-import { checkReplay } from './helpers.js';
+import { SeasonalRate } from '../../../../src/baseline/stats/seasonal.js';
+import { checkReplay, rng } from './helpers.js';
 
 const MIN = 60_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % (60 * MIN)); // hour-aligned
@@ -103,6 +104,28 @@ describe('SlidingCounter', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('drives a SeasonalRate exactly like feeding it the per-window counts directly', () => {
+    const opts = { windowMs: 5 * MIN, buckets: 5 };
+    const counter = new SlidingCounter(opts);
+    const viaDrain = new SeasonalRate({ windowMs: 5 * MIN });
+    const direct = new SeasonalRate({ windowMs: 5 * MIN });
+    const rand = rng(21);
+    const perWindow = new Map<number, number>();
+    let t = T0;
+    for (let i = 0; i < 3_000; i++) {
+      t += Math.floor(-Math.log(1 - rand()) * 90_000); // Poisson process, ~40 events/hour
+      counter.add(t);
+      counter.drainClosed(t, (start, n) => viaDrain.observe(n, start));
+      const w = Math.floor(t / opts.windowMs) * opts.windowMs;
+      perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
+    }
+    const end = Math.floor(t / opts.windowMs) * opts.windowMs; // the window holding t is still open
+    const first = Math.min(...perWindow.keys());
+    for (let w = first; w < end; w += opts.windowMs) direct.observe(perWindow.get(w) ?? 0, w);
+    expect(viaDrain.toJSON()).toEqual(direct.toJSON());
+    expect(viaDrain.updatedAt).toBe(end - opts.windowMs);
   });
 
   it('caps long empty gaps and reports how many were skipped', () => {
