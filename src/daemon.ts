@@ -1,121 +1,134 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SilenceStore, silenceFromConfig } from './alerts/silences.js';
+import { loadConfig, type LoadConfigOptions } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { createPipeline, loadConfiguredDetectors } from './core.js';
+import { analyzerEnv, createPipeline, loadConfiguredDetectors } from './core.js';
 import type { Detector } from './detect/analyzer.js';
+import type { RotationReport } from './detect/analyzers/rotation.js';
 import { FileDeadLetterSink, type DeadLetterSink } from './ingest/dead-letter.js';
 import { FileTailSource } from './ingest/file-tail.js';
 import { SocketSource } from './ingest/socket.js';
 import type { Source } from './ingest/source.js';
 import { StdinSource } from './ingest/stdin.js';
-import { AlertLogSink } from './notify/alert-log.js';
+import { buildDigest, DigestCollector } from './jobs/digest.js';
+import { everyAsCron, Scheduler, type JobSpec } from './jobs/scheduler.js';
+import { AlertLogSink, rotateFile } from './notify/alert-log.js';
 import { ConsoleSink } from './notify/console.js';
+import type { Receiver } from './notify/notification.js';
 import { NotifySink } from './notify/notify-sink.js';
 import { Outbox } from './notify/outbox.js';
 import { createReceivers } from './notify/receivers.js';
 import type { AlertSink } from './notify/sink.js';
+import { startOpsServer, type OpsServer, type Readiness } from './ops/http.js';
 import type { Logger } from './ops/logger.js';
+import { Metrics } from './ops/metrics.js';
 import type { Pipeline } from './pipeline.js';
 import { Runner, type EventSink, type StatefulComponent } from './runner.js';
 import { FileJournal } from './store/journal.js';
 import { StateLock } from './store/lock.js';
 import { StateStore } from './store/state-store.js';
 
+/** An output or source the daemon can ask "are you reachable?" (Elasticsearch, Kafka). */
+export interface Reachable {
+  readonly name: string;
+  reachable(): { ok: boolean; detail?: string };
+}
+
 export interface DaemonOptions {
   config: Config;
   logger: Logger;
+  /** How the configuration was loaded, so SIGHUP can load it again the same way. */
+  configSource?: LoadConfigOptions;
   /** Extra sources (tests, Kafka when wired by the caller). */
   extraSources?: Source[];
   extraSinks?: AlertSink[];
-  /** Receives access events and weak signals (the Elasticsearch indexer). */
+  /** Receives access events and signals (the Elasticsearch indexer). */
   eventSink?: EventSink;
   /** Replaces the dead-letter file (e.g. a Kafka dead-letter topic). */
   deadLetter?: DeadLetterSink & { flush?(): Promise<void> };
   /** Extra stateful components to include in checkpoints. */
   components?: StatefulComponent[];
+  /** Extra readiness checks. */
+  reachable?: Reachable[];
+  /** Extra scheduled jobs (Elasticsearch retention). */
+  jobs?: JobSpec[];
   /** Override console output (tests). */
   consoleOut?: NodeJS.WritableStream;
+  /** Receivers to use instead of those created from configuration (tests). */
+  receivers?: Receiver[];
+  metrics?: Metrics;
 }
 
 /**
- * `vigil run`: wires configured sources, the pipeline and outputs through the runner, and keeps
- * time moving when the stream is idle. Everything here is effects; detection lives in Pipeline.
+ * `vigil run`: wires configured sources, the pipeline and outputs through the runner; runs the
+ * scheduled jobs, the health/metrics endpoint and configuration reload. Everything here is
+ * effects; detection lives in Pipeline.
  */
 export class Daemon {
-  readonly detectors: Detector[];
   readonly pipeline: Pipeline;
   readonly sources: Source[] = [];
   readonly runner: Runner;
   readonly outbox: Outbox;
   readonly silences: SilenceStore;
+  readonly metrics: Metrics;
+  readonly scheduler: Scheduler;
+  private config: Config;
+  private detectorList: Detector[];
   private readonly lock: StateLock;
-  private timers: NodeJS.Timeout[] = [];
+  private readonly alertLog: AlertLogSink;
+  private readonly notify: NotifySink;
+  private readonly digest = new DigestCollector();
+  private readonly jobs: JobSpec[] = [];
+  private ops: OpsServer | undefined;
   private stopping: Promise<void> | undefined;
+  private receivers: Receiver[];
 
   constructor(private readonly options: DaemonOptions) {
     const { config, logger } = options;
+    this.config = config;
+    this.metrics = options.metrics ?? new Metrics();
     this.lock = new StateLock(config.state.dir);
-    this.detectors = loadConfiguredDetectors(config);
+    this.detectorList = loadConfiguredDetectors(config);
     this.silences = new SilenceStore(config.state.dir, config.silences.map(silenceFromConfig));
-    this.pipeline = createPipeline(config, this.detectors, {
+    this.pipeline = createPipeline(config, this.detectorList, {
       silences: this.silences,
-      collectEvents: options.eventSink !== undefined,
-      collectSignals: options.eventSink !== undefined,
+      collectEvents: true,
+      collectSignals: true,
     });
-    const maxLineBytes = config.pipeline.max_line_bytes;
+    this.sources.push(...configuredSources(config, logger), ...(options.extraSources ?? []));
 
-    const src = config.sources;
-    if (src.file.enabled) {
-      this.sources.push(
-        new FileTailSource({
-          path: src.file.path,
-          startAt: src.file.start_at,
-          pollIntervalMs: src.file.poll_interval,
-          maxLineBytes,
-          resumeMismatch: 'beginning',
-          onError: (err) => logger.warn({ err, path: src.file.path }, 'audit file read error; retrying'),
-          onEvent: (event) => logger.info({ ...event }, `audit file ${event.type}`),
-        }),
-      );
-    }
-    if (src.socket.enabled) {
-      this.sources.push(
-        new SocketSource({
-          host: src.socket.host,
-          port: src.socket.port,
-          maxConnections: src.socket.max_connections,
-          maxLineBytes,
-          onError: (err) => logger.warn({ err }, 'socket source error'),
-          onEvent: (event) => logger.debug({ ...event }, `socket ${event.type}`),
-        }),
-      );
-    }
-    if (src.stdin.enabled) this.sources.push(new StdinSource({ maxLineBytes }));
-    this.sources.push(...(options.extraSources ?? []));
-
-    const sinks: AlertSink[] = [new AlertLogSink(config.outputs.alert_log.path)];
+    this.alertLog = new AlertLogSink(config.outputs.alert_log.path);
+    const sinks: AlertSink[] = [this.alertLog, this.digest];
     const consoleOut = options.consoleOut ?? process.stdout;
     const tty = Boolean((consoleOut as { isTTY?: boolean }).isTTY);
     if (config.outputs.console === 'always' || (config.outputs.console === 'auto' && tty)) {
       sinks.push(new ConsoleSink(consoleOut, tty));
     }
-    const receivers = createReceivers(config.notify.receivers, { logger });
+
+    this.receivers = options.receivers ?? createReceivers(config.notify.receivers, { logger });
     this.outbox = new Outbox({
       dir: join(config.state.dir, 'outbox'),
       logger,
-      receivers,
+      receivers: this.receivers,
       giveUpAfterMs: config.notify.give_up_after,
+      onDelivery: (result, n, latencyMs) => {
+        this.metrics.notifications.inc({ receiver: n.receiver, result: result.status });
+        if (result.status === 'delivered')
+          this.metrics.notificationLatency.observe({ receiver: n.receiver }, latencyMs / 1000);
+      },
     });
-    const notify = new NotifySink({
+    this.notify = new NotifySink({
       route: config.notify.route,
-      receivers: new Set(receivers.map((r) => r.name)),
+      receivers: new Set(this.receivers.map((r) => r.name)),
+      configured: new Set(config.notify.receivers.map((r) => r.name)),
       updateThrottleMs: config.notify.update_throttle,
       enqueue: (ns) => this.outbox.enqueue(ns),
       logger,
     });
-    sinks.push(notify, ...(options.extraSinks ?? []));
+    sinks.push(this.notify, ...(options.extraSinks ?? []));
 
+    const eventSink = options.eventSink;
     this.runner = new Runner({
       pipeline: this.pipeline,
       sources: this.sources,
@@ -126,76 +139,239 @@ export class Daemon {
           path: config.dead_letter.path,
           onError: (err) => logger.error({ err }, 'dead-letter write failed'),
         }),
-      ...(options.eventSink ? { eventSink: options.eventSink } : {}),
       journal: new FileJournal(config.state.dir),
       state: new StateStore(config.state.dir),
-      components: [notify, ...(options.components ?? [])],
+      ...(eventSink ? { eventSink } : {}),
+      components: [this.notify, ...(options.components ?? [])],
       logger,
+      onStep: (out, source) => {
+        this.metrics.recordStep(out, source);
+        // Events are collected for metrics; without an indexer they are not kept.
+        if (!eventSink) out.events.length = 0;
+      },
     });
+    this.scheduler = new Scheduler(config.time_zone, logger, this.metrics);
+    this.jobs = this.defineJobs();
+  }
+
+  get detectors(): readonly Detector[] {
+    return this.detectorList;
   }
 
   async start(): Promise<void> {
-    const { config, logger } = this.options;
+    const { logger } = this.options;
+    const config = this.config;
     if (this.sources.length === 0)
       throw new Error('no source is enabled (sources.file, sources.socket, sources.stdin, sources.kafka)');
     this.lock.acquire();
     try {
+      if (config.http.enabled) {
+        this.ops = await startOpsServer({
+          host: config.http.host,
+          port: config.http.port,
+          metrics: this.metrics,
+          readiness: () => this.readiness(),
+          logger,
+        });
+      }
       await this.runner.start();
     } catch (err) {
+      await this.ops?.close();
       this.lock.release();
       throw err;
     }
     this.outbox.start();
-    // `vigil silence add|expire` edits the silence file; pick changes up without a restart.
-    this.timers.push(setInterval(() => this.reloadSilences(), 2000));
-    this.timers.push(
-      setInterval(() => {
-        this.runner.checkpoint().catch((err: unknown) => logger.error({ err }, 'checkpoint failed'));
-      }, config.state.snapshot_interval),
-    );
-    // When the stream is idle, time still passes: quiet alerts resolve and silence is noticed.
-    const idleMs = config.pipeline.idle_advance_after;
-    this.timers.push(
-      setInterval(
-        () => {
-          const now = Date.now();
-          if (now - this.runner.lastStep < idleMs) return;
-          const eventTime = this.pipeline.eventTime;
-          if (eventTime !== undefined && now - idleMs <= eventTime) return;
-          this.runner
-            .advanceTo(now - idleMs)
-            .catch((err: unknown) => logger.error({ err }, 'idle tick failed'));
-        },
-        Math.min(1000, config.pipeline.tick),
-      ),
-    );
-    for (const t of this.timers) t.unref();
+    for (const job of this.jobs) this.scheduler.add(job);
+    this.scheduler.start();
     logger.info(
       {
         environment: config.environment,
-        detectors: this.detectors.filter((d) => d.enabled).length,
+        detectors: this.detectorList.filter((d) => d.enabled).length,
         sources: this.sources.map((s) => s.name),
+        receivers: this.receivers.map((r) => r.name),
         stateDir: config.state.dir,
         alertLog: config.outputs.alert_log.path,
+        ...(this.ops ? { http: this.ops.address() } : {}),
       },
       'vigil is running',
     );
   }
 
-  /** Graceful stop: intake stops, the step in flight finishes, outputs flush, state is saved. */
+  /** Graceful stop: jobs stop, intake stops, the step in flight finishes, outputs flush, state is saved. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const t of this.timers) clearInterval(t);
-      this.timers = [];
+      await this.scheduler.stop();
       await this.runner.stop();
       await this.outbox.close();
+      await this.ops?.close();
       this.lock.release();
       this.options.logger.info('vigil stopped');
     })();
     return this.stopping;
   }
 
-  reloadSilences(): void {
+  /** The bound health/metrics address (after start). */
+  opsAddress(): { host: string; port: number } | undefined {
+    return this.ops?.address();
+  }
+
+  /**
+   * SIGHUP: load configuration and detectors again. Invalid input is rejected and the running
+   * configuration kept. Detectors whose analyzer and parameters did not change keep their learned
+   * state; routes, receivers' routing, silences from configuration and tuning apply at once;
+   * sources, state directory and the HTTP listener need a restart.
+   */
+  async reload(): Promise<boolean> {
+    const { logger } = this.options;
+    let config: Config;
+    let detectors: Detector[];
+    try {
+      config = loadConfig(this.options.configSource ?? {}).config;
+      detectors = loadConfiguredDetectors(config);
+    } catch (err) {
+      logger.error(
+        { err: (err as Error).message },
+        'configuration reload rejected; the running configuration is kept',
+      );
+      return false;
+    }
+    const fresh = await this.runner.exclusive(() =>
+      this.pipeline.replaceDetectors(detectors, analyzerEnv(config)),
+    );
+    this.notify.reconfigure(config.notify.route, config.notify.update_throttle);
+    this.silences.setConfigSilences(config.silences.map(silenceFromConfig));
+    const restartNeeded = ['sources', 'state', 'http'].filter(
+      (k) => JSON.stringify(config[k as keyof Config]) !== JSON.stringify(this.config[k as keyof Config]),
+    );
+    this.config = config;
+    this.detectorList = detectors;
+    logger.info(
+      {
+        detectors: detectors.filter((d) => d.enabled).length,
+        startedAfresh: fresh,
+        ...(restartNeeded.length ? { restartNeeded } : {}),
+      },
+      restartNeeded.length
+        ? `configuration reloaded; changes to ${restartNeeded.join(', ')} take effect after a restart`
+        : 'configuration reloaded',
+    );
+    return true;
+  }
+
+  /** Sources connected, state restored and writable, outputs reachable. */
+  readiness(): Readiness {
+    const checks: Readiness['checks'] = {};
+    const status = this.runner.status;
+    checks['state'] = status.restored
+      ? status.lastCheckpointError
+        ? { ok: false, detail: `last checkpoint failed: ${status.lastCheckpointError}` }
+        : { ok: true }
+      : { ok: false, detail: 'restoring state' };
+    for (const s of this.sources)
+      checks[`source:${s.name}`] = s.isReady() ? { ok: true } : { ok: false, detail: 'not connected' };
+    const ob = this.outbox.stats();
+    const stuck = (ob.oldestPendingAgeMs ?? 0) > 10 * 60_000;
+    checks['notifications'] = stuck
+      ? {
+          ok: false,
+          detail: `oldest pending notification is ${Math.round((ob.oldestPendingAgeMs ?? 0) / 1000)} s old`,
+        }
+      : { ok: true };
+    for (const r of this.options.reachable ?? []) checks[r.name] = r.reachable();
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  }
+
+  private defineJobs(): JobSpec[] {
+    const { logger } = this.options;
+    const config = this.config;
+    const jobs: JobSpec[] = [
+      {
+        name: 'snapshot',
+        schedule: everyAsCron(config.state.snapshot_interval),
+        run: async () => {
+          await this.runner.checkpoint();
+          const s = this.runner.status;
+          if (s.lastCheckpointError) this.metrics.checkpointFailures.inc();
+          else if (s.lastCheckpointAt) this.metrics.lastCheckpoint.set(Date.parse(s.lastCheckpointAt) / 1000);
+          if (s.lastCheckpointBytes !== undefined) this.metrics.stateBytes.set(s.lastCheckpointBytes);
+          for (const [id, n] of Object.entries(this.pipeline.engine.sizes()))
+            this.metrics.stateGroups.set({ detector: id }, n);
+        },
+      },
+    ];
+    if (this.config.jobs.clock) {
+      jobs.push({
+        name: 'clock',
+        schedule: this.config.jobs.clock,
+        run: async () => {
+          this.reloadSilences();
+          const now = Date.now();
+          const eventTime = this.pipeline.eventTime;
+          if (eventTime !== undefined) this.metrics.eventTimeLag.set(Math.max(0, (now - eventTime) / 1000));
+          this.metrics.openAlerts.set(this.pipeline.lifecycle.openCount);
+          const ob = this.outbox.stats();
+          for (const [receiver, n] of Object.entries(ob.pending))
+            this.metrics.outboxDepth.set({ receiver }, n);
+          this.metrics.outboxDead.set(ob.deadLetters);
+          // While the stream is idle, wall-clock time stands in for event time: quiet alerts
+          // resolve and silence or overdue rotations are noticed. Replay does the same on event time.
+          const idleMs = this.config.pipeline.idle_advance_after;
+          if (now - this.runner.lastStep < idleMs) return;
+          if (eventTime !== undefined && now - idleMs <= eventTime) return;
+          await this.runner.advanceTo(now - idleMs);
+        },
+      });
+    }
+    if (this.config.jobs.digest) {
+      jobs.push({
+        name: 'digest',
+        schedule: this.config.jobs.digest,
+        run: async () => {
+          const chat = this.receivers.filter((r) => r.digest);
+          if (chat.length === 0) return;
+          const now = Date.now();
+          const reports = this.pipeline.engine.reports();
+          const text = buildDigest({
+            now,
+            environment: this.config.environment,
+            opened: this.digest.lastDay(now),
+            silences: this.silences.all(),
+            rotation: (reports['rotation-overdue'] as RotationReport[] | undefined) ?? [],
+            openAlerts: this.pipeline.lifecycle.openCount,
+          });
+          for (const r of chat) {
+            const result = await (r.digest as (t: string) => Promise<{ status: string; reason?: string }>)(
+              text,
+            );
+            if (result.status !== 'delivered')
+              logger.warn({ receiver: r.name, reason: result.reason }, 'digest not delivered');
+          }
+        },
+      });
+    }
+    if (this.config.jobs.retention) {
+      jobs.push({
+        name: 'retention',
+        schedule: this.config.jobs.retention,
+        run: async () => {
+          // After a checkpoint nothing needs the files' tails for recovery.
+          await this.runner.checkpoint();
+          const a = this.config.outputs.alert_log;
+          if (await this.alertLog.rotate(a.max_bytes, a.keep))
+            logger.info({ path: a.path }, 'alert log rotated');
+          const d = this.config.dead_letter;
+          if (rotateFile(d.path, d.max_bytes, d.keep))
+            logger.info({ path: d.path }, 'dead-letter file rotated');
+          this.outbox.compact();
+        },
+      });
+    }
+    jobs.push(...(this.options.jobs ?? []));
+    return jobs;
+  }
+
+  /** `vigil silence add|expire` edits the silence file; pick changes up without a restart. */
+  private reloadSilences(): void {
     try {
       const mtime = statSync(this.silences.path, { throwIfNoEntry: false })?.mtimeMs ?? 0;
       if (this.silences.reloadIfChanged(mtime)) {
@@ -205,9 +381,38 @@ export class Daemon {
       this.options.logger.error({ err }, 'silence file is invalid; keeping the previous silences');
     }
   }
+}
 
-  /** Ready when the state is restored and every source is connected/reading. */
-  isReady(): boolean {
-    return this.runner.status.restored && this.sources.every((s) => s.isReady());
+function configuredSources(config: Config, logger: Logger): Source[] {
+  const sources: Source[] = [];
+  const maxLineBytes = config.pipeline.max_line_bytes;
+  const src = config.sources;
+  if (src.file.enabled) {
+    sources.push(
+      new FileTailSource({
+        path: src.file.path,
+        startAt: src.file.start_at,
+        pollIntervalMs: src.file.poll_interval,
+        maxLineBytes,
+        // A file rotated while Vigil was down is read from its start: nothing lost, nothing twice.
+        resumeMismatch: 'beginning',
+        onError: (err) => logger.warn({ err, path: src.file.path }, 'audit file read error; retrying'),
+        onEvent: (event) => logger.info({ ...event }, `audit file ${event.type}`),
+      }),
+    );
   }
+  if (src.socket.enabled) {
+    sources.push(
+      new SocketSource({
+        host: src.socket.host,
+        port: src.socket.port,
+        maxConnections: src.socket.max_connections,
+        maxLineBytes,
+        onError: (err) => logger.warn({ err }, 'socket source error'),
+        onEvent: (event) => logger.debug({ ...event }, `socket ${event.type}`),
+      }),
+    );
+  }
+  if (src.stdin.enabled) sources.push(new StdinSource({ maxLineBytes }));
+  return sources;
 }

@@ -85,7 +85,7 @@ const MAX_TICKS_PER_GAP = 2_000;
  */
 export class Pipeline {
   readonly pairer: Pairer;
-  readonly engine: DetectionEngine;
+  engine: DetectionEngine;
   readonly lifecycle: AlertLifecycle;
   readonly counters: PipelineCounters = {
     lines: 0,
@@ -100,7 +100,7 @@ export class Pipeline {
   };
   private watermark: number | undefined;
   private nextTickAt: number | undefined;
-  private readonly detectorsById: Map<string, Detector>;
+  private detectorsById: Map<string, Detector>;
   private out: StepOutput = emptyOutput();
   private readonly expired: AccessEvent[] = [];
   private readonly onSignal = (signal: Signal): void => this.handleSignal(signal);
@@ -165,6 +165,36 @@ export class Pipeline {
     this.expired.length = 0;
     this.pairer.flush(this.expired);
     for (const e of this.expired) this.handleEvent(e);
+  }
+
+  /**
+   * Swap in new detector definitions (configuration reload). A detector keeps its learned state when
+   * its analyzer type and parameters are unchanged; otherwise it starts afresh. Returns the ids that
+   * started afresh.
+   */
+  replaceDetectors(detectors: readonly Detector[], env: AnalyzerEnv): string[] {
+    const old = new Map(this.options.detectors.map((d) => [d.id, d]));
+    const saved = this.engine.snapshot();
+    const engine = new DetectionEngine(detectors, env);
+    const kept: EngineSnapshot = { detectors: {} };
+    const fresh: string[] = [];
+    for (const d of detectors) {
+      const before = old.get(d.id);
+      const same =
+        before !== undefined &&
+        before.analyzer.type === d.analyzer.type &&
+        JSON.stringify(before.analyzer.params) === JSON.stringify(d.analyzer.params) &&
+        before.groupBy.join() === d.groupBy.join();
+      const state = saved.detectors[d.id];
+      if (same && state) kept.detectors[d.id] = state;
+      else if (d.enabled) fresh.push(d.id);
+    }
+    engine.restore(kept);
+    this.engine = engine;
+    this.options.detectors = detectors;
+    this.options.env = env;
+    this.detectorsById = new Map(detectors.map((d) => [d.id, d]));
+    return fresh;
   }
 
   snapshot(): PipelineSnapshot {

@@ -134,6 +134,11 @@ export class Runner {
     });
   }
 
+  /** Run `fn` between pipeline steps (configuration reload swaps detectors this way). */
+  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.serial(async () => fn());
+  }
+
   /** Make everything durable and let sources forget what is covered. */
   checkpoint(): Promise<void> {
     return this.serial(() => this.checkpointNow());

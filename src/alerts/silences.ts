@@ -120,7 +120,7 @@ export class SilenceStore {
 
   constructor(
     stateDir: string,
-    private readonly fromConfig: Silence[] = [],
+    private fromConfig: Silence[] = [],
   ) {
     this.path = join(stateDir, 'silences.json');
     this.reload();
@@ -146,6 +146,12 @@ export class SilenceStore {
     if (statMtimeMs === this.mtime) return false;
     this.mtime = statMtimeMs;
     return this.reload();
+  }
+
+  /** Configuration reload: replace the silences that come from configuration. */
+  setConfigSilences(silences: Silence[]): void {
+    this.fromConfig = silences;
+    this.recompile();
   }
 
   all(): Silence[] {

@@ -5,12 +5,16 @@ import { EXIT, fail } from './exit.js';
 
 /** `vigil run`: start the daemon and stop it gracefully on SIGINT/SIGTERM. */
 export async function runDaemon(opts: { config?: string; env?: string }): Promise<number> {
-  const { config, files } = loadConfig({ file: opts.config, environment: opts.env });
+  const configSource = {
+    ...(opts.config ? { file: opts.config } : {}),
+    ...(opts.env ? { environment: opts.env } : {}),
+  };
+  const { config, files } = loadConfig(configSource);
   const pretty =
     config.log.pretty === 'always' || (config.log.pretty === 'auto' && Boolean(process.stderr.isTTY));
   const logger = createLogger({ level: config.log.level, pretty });
   logger.info({ files, environment: config.environment }, 'configuration loaded');
-  const daemon = new Daemon({ config, logger });
+  const daemon = new Daemon({ config, logger, configSource });
   try {
     await daemon.start();
   } catch (err) {
@@ -40,6 +44,10 @@ export async function runDaemon(opts: { config?: string; env?: string }): Promis
         },
       );
     };
+    process.on('SIGHUP', () => {
+      logger.info('SIGHUP: reloading configuration and detectors');
+      void daemon.reload();
+    });
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
   });

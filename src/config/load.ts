@@ -174,8 +174,11 @@ function resolvePaths(config: Config, cwd: string): Config {
       ...config.sources,
       file: { ...config.sources.file, path: at(config.sources.file.path) },
     },
-    dead_letter: { path: at(config.dead_letter.path) },
-    outputs: { ...config.outputs, alert_log: { path: at(config.outputs.alert_log.path) } },
+    dead_letter: { ...config.dead_letter, path: at(config.dead_letter.path) },
+    outputs: {
+      ...config.outputs,
+      alert_log: { ...config.outputs.alert_log, path: at(config.outputs.alert_log.path) },
+    },
   };
 }
 

@@ -217,10 +217,24 @@ export const configSchema = z.strictObject({
       kafka: kafkaSourceSchema.prefault({}),
     })
     .prefault({}),
-  dead_letter: z.strictObject({ path: z.string().default('var/dead-letter.ndjson') }).prefault({}),
+  dead_letter: z
+    .strictObject({
+      path: z.string().default('var/dead-letter.ndjson'),
+      /** Rotated by the retention job past this size; `keep` old files are kept. */
+      max_bytes: bytes.default(64 * 1024 * 1024),
+      keep: z.number().int().min(0).default(3),
+    })
+    .prefault({}),
   outputs: z
     .strictObject({
-      alert_log: z.strictObject({ path: z.string().default('var/alerts.ndjson') }).prefault({}),
+      alert_log: z
+        .strictObject({
+          path: z.string().default('var/alerts.ndjson'),
+          /** Rotated by the retention job past this size; `keep` old files are kept. */
+          max_bytes: bytes.default(256 * 1024 * 1024),
+          keep: z.number().int().min(0).default(5),
+        })
+        .prefault({}),
       /** Pretty alert lines on the console: auto = when stdout is a terminal. */
       console: z.enum(['auto', 'always', 'never']).default('auto'),
       elasticsearch: elasticsearchSchema.prefault({}),
@@ -249,6 +263,17 @@ export const configSchema = z.strictObject({
   maintenance: z.array(maintenanceSchema).default([]),
   inhibit: z.array(inhibitSchema).default([]),
   rotation: z.strictObject({ policies: z.array(rotationPolicySchema).default([]) }).prefault({}),
+  /** Scheduled jobs (cron, six fields allowed with seconds first; in `time_zone`). Empty disables one. */
+  jobs: z
+    .strictObject({
+      /** Advance time while the stream is idle: quiet alerts resolve, silence and overdue rotations are noticed. */
+      clock: z.string().default('*/2 * * * * *'),
+      /** Daily digest to chat receivers. */
+      digest: z.string().default('0 9 * * *'),
+      /** Rotate local files, delete expired Elasticsearch indices, compact the outbox. */
+      retention: z.string().default('17 3 * * *'),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       enabled: z.boolean().default(true),

@@ -51,6 +51,8 @@ export interface DetectorRuntime {
   restore?(state: unknown): void;
   /** Number of groups (identities, sources...) this detector holds state for. */
   size?(): number;
+  /** A summary for reports (the daily digest), e.g. rotation health. */
+  report?(): unknown;
 }
 
 /** Services analyzers may use; all of them pure and event-time. */

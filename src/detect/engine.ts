@@ -65,6 +65,13 @@ export class DetectionEngine {
     return out;
   }
 
+  /** Reports of detectors that offer one, by detector id. */
+  reports(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const r of this.running) if (r.runtime.report) out[r.detector.id] = r.runtime.report();
+    return out;
+  }
+
   snapshot(): EngineSnapshot {
     const detectors: EngineSnapshot['detectors'] = {};
     for (const { detector, runtime } of this.running) {

@@ -6,6 +6,9 @@ import {
   mkdirSync,
   openSync,
   readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
@@ -49,6 +52,16 @@ export class AlertLogSink implements AlertSink {
     closeSync(this.fd);
   }
 
+  /** Rotate the file when it is too large (after a checkpoint, so no recovery needs its tail). */
+  async rotate(maxBytes: number, keep: number): Promise<boolean> {
+    await this.flush();
+    if (!rotateFile(this.path, maxBytes, keep)) return false;
+    closeSync(this.fd);
+    this.fd = openSync(this.path, 'a', 0o640);
+    this.written.clear();
+    return true;
+  }
+
   private writePending(): void {
     if (this.pending.length === 0) return;
     writeSync(this.fd, this.pending.join('\n') + '\n');
@@ -78,4 +91,27 @@ function tailKeys(path: string): string[] {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Rotate `path` to `path.1` (shifting older ones up to `keep`) when it is larger than `maxBytes`.
+ * Returns true when it rotated. Writers that keep the file open must reopen it afterwards.
+ */
+export function rotateFile(path: string, maxBytes: number, keep: number): boolean {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return false;
+  }
+  if (size <= maxBytes) return false;
+  if (keep === 0) {
+    unlinkSync(path);
+    return true;
+  }
+  for (let i = keep; i >= 1; i--) {
+    const from = i === 1 ? path : `${path}.${i - 1}`;
+    if (existsSync(from)) renameSync(from, `${path}.${i}`);
+  }
+  return true;
 }

@@ -44,5 +44,7 @@ export interface Receiver {
   readonly name: string;
   readonly type: 'slack' | 'pagerduty' | 'webhook';
   deliver(notification: Notification, memory: ReceiverMemory): Promise<DeliveryResult>;
+  /** Post a periodic digest (Markdown-ish text); chat receivers implement it, paging ones do not. */
+  digest?(text: string): Promise<DeliveryResult>;
   close?(): Promise<void>;
 }

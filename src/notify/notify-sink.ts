@@ -17,6 +17,8 @@ export interface NotifySinkOptions {
   route: RouteConfig;
   /** Receivers that exist (configured with their credentials present). */
   receivers: ReadonlySet<string>;
+  /** Receiver names in configuration (some may lack credentials and were not created). */
+  configured?: ReadonlySet<string>;
   /** Chat updates for an open alert at most this often (event time), unless severity rises. */
   updateThrottleMs: number;
   enqueue(notifications: Notification[]): Promise<void>;
@@ -37,7 +39,13 @@ export class NotifySink implements AlertSink, StatefulComponent {
   private told = new Map<string, Told>();
   private readonly unknownWarned = new Set<string>();
 
-  constructor(private readonly options: NotifySinkOptions) {}
+  constructor(private options: NotifySinkOptions) {}
+
+  /** Configuration reload: new routing tree and throttle; what receivers were told is kept. */
+  reconfigure(route: RouteConfig, updateThrottleMs: number): void {
+    this.options = { ...this.options, route, updateThrottleMs };
+    this.unknownWarned.clear();
+  }
 
   async write(transitions: readonly AlertTransition[]): Promise<void> {
     const out: Notification[] = [];
@@ -101,9 +109,11 @@ export class NotifySink implements AlertSink, StatefulComponent {
   private warnUnknown(receiver: string): void {
     if (this.unknownWarned.has(receiver)) return;
     this.unknownWarned.add(receiver);
+    // A configured receiver without credentials was already reported when it was skipped.
+    if (this.options.configured?.has(receiver)) return;
     this.options.logger.warn(
       { receiver },
-      'a route names a receiver that is not configured or has no credentials; its notifications are skipped',
+      'a route names a receiver that is not configured; its notifications are skipped',
     );
   }
 }

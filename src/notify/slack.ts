@@ -390,6 +390,24 @@ export class SlackReceiver implements Receiver {
     }
   }
 
+  async digest(text: string): Promise<DeliveryResult> {
+    try {
+      const body = cut(scrubText(text), 3000);
+      await this.call('chat.postMessage', () =>
+        this.client.chat.postMessage({
+          channel: this.channel,
+          text: body,
+          blocks: [{ type: 'section', text: { type: 'mrkdwn', text: body } }],
+          unfurl_links: false,
+        }),
+      );
+      return { status: 'delivered' };
+    } catch (err) {
+      if (err instanceof SlackCallError) return err.result;
+      return { status: 'retry', reason: scrubText(`slack: ${(err as Error)?.message ?? String(err)}`) };
+    }
+  }
+
   async close(): Promise<void> {}
 
   private async handle(n: Notification, memory: ReceiverMemory): Promise<DeliveryResult> {

@@ -210,5 +210,12 @@ export const rotationAnalyzer: Analyzer<Params> = {
   },
 };
 
-/** Per-path rotation health for reports (digest): last rotation and mean interval. */
-export type { PathState as RotationState };
+/** Per-path rotation health for reports (the daily digest). */
+export interface RotationReport {
+  path: string;
+  policy: string;
+  lastRotation: string;
+  rotations: number;
+  meanIntervalMs?: number;
+  overdue: boolean;
+}
