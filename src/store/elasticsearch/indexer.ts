@@ -54,6 +54,15 @@ import { installTemplates } from './templates.js';
 
 export type EventSelection = 'all' | 'notable' | 'none';
 
+export type FailureKind = 'request' | 'item' | 'dead_letter';
+
+/** A scheduled job in the shape of the daemon's scheduler (src/jobs/scheduler.ts JobSpec). */
+export interface RetentionJob {
+  name: string;
+  schedule: string;
+  run: () => Promise<unknown>;
+}
+
 export interface BulkHookInfo {
   /** Wall time of the bulk request in milliseconds (also for failed requests). */
   ms: number;
@@ -90,11 +99,19 @@ export interface ElasticsearchOutputOptions {
   /** Replicas of the indices (default 0) and priority of the templates. */
   replicas?: number;
   templatePriority?: number;
-  /** Delete daily event indices older than this (0 = keep). Checked at start and every retentionIntervalMs. */
+  /**
+   * Delete daily event indices older than this (0 = keep). Checked at start and every
+   * retentionIntervalMs (default 1 h; 0 = no timer: schedule `retentionJob()` instead).
+   */
   retentionMs?: number;
   retentionIntervalMs?: number;
   /** Called after every bulk request (metrics: latency histogram, error counters). */
   onBulk?: (ms: number, items: number, failures: number) => void;
+  /**
+   * Called for failures (metrics counter by kind): `request` = a whole bulk request failed (retried),
+   * `item` = items the cluster refused and that are retried, `dead_letter` = documents dead-lettered.
+   */
+  onFailure?: (kind: FailureKind, count: number) => void;
   /** Close the client in close() (true when the factory created it). */
   ownsClient?: boolean;
   /** Where the cluster is, for log lines (never with credentials). */
@@ -446,6 +463,31 @@ export class ElasticsearchOutput implements EventSink, AlertSink {
     };
   }
 
+  /**
+   * Readiness (the daemon's `Reachable`): templates installed and the last bulk request did not fail.
+   * Documents keep being buffered and retried while this is false.
+   */
+  reachable(): { ok: boolean; detail?: string } {
+    if (!this.ready) {
+      return {
+        ok: false,
+        detail: `index templates not installed yet${this.counters.lastError ? `: ${this.counters.lastError}` : ''}`,
+      };
+    }
+    if (this.consecutiveFailures > 0) {
+      return {
+        ok: false,
+        detail: `${this.consecutiveFailures} failed bulk attempt(s), ${this.pending.length + this.inflight.length} document(s) buffered: ${this.counters.lastError ?? 'error'}`,
+      };
+    }
+    return { ok: true };
+  }
+
+  /** Retention as a scheduler job (use with `retentionIntervalMs: 0`). */
+  retentionJob(schedule: string, name = 'elasticsearch-retention'): RetentionJob {
+    return { name, schedule, run: () => this.runRetention() };
+  }
+
   /** Delete event indices past retention now (also runs on a timer after start). */
   async runRetention(): Promise<string[]> {
     const retentionMs = this.options.retentionMs ?? 0;
@@ -606,6 +648,7 @@ export class ElasticsearchOutput implements EventSink, AlertSink {
           this.done(op);
         } else {
           this.counters.retried++;
+          this.failureHook('item', 1);
           this.counters.lastError = reason;
           this.counters.lastErrorAt = new Date(this.now()).toISOString();
           retry.push(op);
@@ -634,6 +677,7 @@ export class ElasticsearchOutput implements EventSink, AlertSink {
     this.inflight = [];
     const status = statusOf(err);
     this.counters.bulkFailures++;
+    this.failureHook('request', 1);
     if ((status === 400 || status === 413) && !(err instanceof errors.ConnectionError)) {
       // The request as a whole is unacceptable (too large, or one operation breaks the NDJSON):
       // send smaller batches until the offending operation is alone, then dead-letter it.
@@ -706,6 +750,14 @@ export class ElasticsearchOutput implements EventSink, AlertSink {
     }
   }
 
+  private failureHook(kind: FailureKind, count: number): void {
+    try {
+      this.options.onFailure?.(kind, count);
+    } catch {
+      // A metrics hook must not break delivery.
+    }
+  }
+
   private outstandingUpTo(seq: number): number {
     let n = 0;
     for (const op of this.pending) if (op.seq <= seq) n++;
@@ -735,6 +787,7 @@ export class ElasticsearchOutput implements EventSink, AlertSink {
     status?: number,
   ): void {
     this.counters.deadLettered++;
+    this.failureHook('dead_letter', 1);
     let text = scrubText(reason);
     if (text.length > MAX_REASON_CHARS) text = text.slice(0, MAX_REASON_CHARS) + '…';
     const record = {
@@ -869,6 +922,7 @@ export interface CreateElasticsearchOutputOptions {
   /** Use this client instead of creating one from the configuration (it is not closed by close()). */
   client?: Client;
   onBulk?: (ms: number, items: number, failures: number) => void;
+  onFailure?: (kind: FailureKind, count: number) => void;
   /** Tuning beyond the configuration file (timeouts, backoff, buffer bound, replicas, ...). */
   tuning?: Partial<
     Pick<
@@ -938,5 +992,6 @@ export function createElasticsearchOutput(
     retentionMs: config.retention,
     describe,
     ...(options.onBulk ? { onBulk: options.onBulk } : {}),
+    ...(options.onFailure ? { onFailure: options.onFailure } : {}),
   });
 }

@@ -335,6 +335,45 @@ describe('ElasticsearchOutput', () => {
     expect(down.stats().bufferDocs).toBe(2);
   });
 
+  it('reports reachability and failures through its hooks', async () => {
+    const failures: string[] = [];
+    const o = output({ onFailure: (kind, n) => failures.push(`${kind}:${n}`), flushTimeoutMs: 300 });
+    expect(o.reachable()).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/templates not installed/),
+    });
+    await o.start();
+    expect(o.reachable()).toEqual({ ok: true });
+    fake.down = true;
+    await o.write(events(2), []);
+    await expect(o.flush()).rejects.toThrow();
+    expect(o.reachable()).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/failed bulk attempt.*2 document/),
+    });
+    fake.down = false;
+    fake.itemFault = (op) =>
+      op.id === 'req-0'
+        ? { status: 400, type: 'mapper_parsing_exception' }
+        : op.id === 'req-1' && !failures.includes('item:1')
+          ? { status: 503, type: 'unavailable_shards_exception' }
+          : undefined;
+    await o.flush();
+    expect(o.reachable()).toEqual({ ok: true });
+    expect(failures).toContain('request:1');
+    expect(failures).toContain('item:1');
+    expect(failures).toContain('dead_letter:1');
+  });
+
+  it('offers retention as a scheduler job', async () => {
+    fake.indices.add('vt-events-2020.01.01');
+    const o = output({ retentionMs: 86_400_000, retentionIntervalMs: 0 });
+    const job = o.retentionJob('17 3 * * *');
+    expect(job.name).toBe('elasticsearch-retention');
+    expect(job.schedule).toBe('17 3 * * *');
+    expect(await job.run()).toEqual(['vt-events-2020.01.01']);
+  });
+
   it('runs retention on the daily indices of its prefix only', async () => {
     for (const i of [
       'vt-events-2025.01.01',
