@@ -6,6 +6,7 @@ import { DetectorLoadError } from '../detect/loader.js';
 import { tokenRef } from '../audit/secrets.js';
 import { EXIT, fail, UsageError } from './exit.js';
 import { runCheck } from './check-command.js';
+import { runDemo } from './demo-command.js';
 import { runReplay } from './replay-command.js';
 import { runDaemon } from './run-command.js';
 import { silenceAdd, silenceExpire, silenceList } from './silence-command.js';
@@ -60,6 +61,18 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'list every detector test')
     .action((opts: { config?: string; env?: string; tests: boolean; verbose?: boolean }) => {
       process.exitCode = runCheck(opts);
+    });
+
+  program
+    .command('demo')
+    .description('feed a short Vault audit stream with attacks in it through a daemon and show the alerts')
+    .option('--to <host:port>', "feed a running daemon's socket source instead of starting one")
+    .addOption(configOption())
+    .addOption(envOption())
+    .option('--speed <factor>', 'play the stream faster (2 = twice as fast)', '1')
+    .option('--keep', 'keep the temporary state and alert log')
+    .action(async (opts) => {
+      process.exitCode = await runDemo(opts);
     });
 
   const collect = (value: string, previous: string[] = []) => [...previous, value];

@@ -14,6 +14,9 @@ export function describeIdentity(identity: Identity | IdentityRef | undefined): 
   const name = identity.displayName;
   const isRoot = 'isRoot' in identity && identity.isRoot;
   if (isRoot) return name && name !== 'root' ? `${name} (root token)` : 'a root token';
+  // AppRole tokens are all called "approle"; the role name (in clear metadata) says which one.
+  const role = 'metadata' in identity ? identity.metadata?.['role_name'] : undefined;
+  if (name && role && !name.includes(role)) return `${name} (role ${role})`;
   if (name) return name;
   if (identity.entityId) return `entity ${identity.entityId}`;
   if (identity.tokenRef) return `token ${identity.tokenRef}`;

@@ -119,8 +119,15 @@ export const failureBurstAnalyzer: Analyzer<Params> = {
         const g = table.get(groupKey);
         if (!failures.has(event.outcome)) {
           // A success right after a burst in the same group: the guessing may have worked.
-          if (p.success_after && g && g.signalled > 0 && event.outcome === 'success') {
-            const n = g.counter.count(t);
+          const n = g ? g.counter.count(t) : 0;
+          // Only while the burst is still in the window: a success hours later is not "right after".
+          if (
+            p.success_after &&
+            g &&
+            g.signalled > 0 &&
+            n >= p.min_count / 2 &&
+            event.outcome === 'success'
+          ) {
             emit({
               ...buildSignal(detector, event, groupKey, {
                 score: Math.max(p.threshold, 10),
