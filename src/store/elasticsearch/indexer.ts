@@ -87,9 +87,9 @@ export interface ElasticsearchOutputOptions {
   maxBufferBytes?: number;
   /** Most operations in one bulk request (default 10 000). */
   maxBatchDocs?: number;
-  /** How long `flush()` waits for acknowledgements before rejecting (default 30 s). */
+  /** How long `flush()` waits for acknowledgements before rejecting (default 15 s). */
   flushTimeoutMs?: number;
-  /** How long `close()` tries to flush (default = flushTimeoutMs). */
+  /** How long `close()` tries to flush (default 5 s: the final checkpoint has already tried). */
   closeTimeoutMs?: number;
   /** First retry delay; doubles per consecutive failure up to retryMaxMs (defaults 250 ms, 10 s). */
   retryBaseMs?: number;
@@ -220,6 +220,7 @@ export class ElasticsearchOutput implements EventSink, AlertSink {
   private flushTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private wakeSleep: (() => void) | undefined;
+  private inflightAbort: AbortController | undefined;
   private waiters: (() => void)[] = [];
   private deadLetterChain: Promise<void> = Promise.resolve();
   private deadLetterDirReady = false;
@@ -254,8 +255,8 @@ export class ElasticsearchOutput implements EventSink, AlertSink {
     this.flushIntervalMs = options.flushIntervalMs ?? 1000;
     this.maxBufferBytes = Math.max(options.maxBufferBytes ?? Math.max(4 * this.flushBytes, 16 * MIB), 1);
     this.maxBatchDocs = options.maxBatchDocs ?? 10_000;
-    this.flushTimeoutMs = options.flushTimeoutMs ?? 30_000;
-    this.closeTimeoutMs = options.closeTimeoutMs ?? this.flushTimeoutMs;
+    this.flushTimeoutMs = options.flushTimeoutMs ?? 15_000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? Math.min(5_000, this.flushTimeoutMs);
     this.retryBaseMs = options.retryBaseMs ?? 250;
     this.retryMaxMs = options.retryMaxMs ?? 10_000;
     this.maxItemAttempts = options.maxItemAttempts ?? 20;
@@ -356,6 +357,8 @@ export class ElasticsearchOutput implements EventSink, AlertSink {
     this.stopped = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.wakeSleep?.();
+    // Do not wait out the request timeout of a request to a cluster that does not answer.
+    this.inflightAbort?.abort();
     await this.pumping?.catch(() => undefined);
     await this.deadLetterChain;
     if (this.options.ownsClient) await this.client.close().catch(() => undefined);
@@ -608,18 +611,22 @@ export class ElasticsearchOutput implements EventSink, AlertSink {
     const operations: string[] = [];
     for (const op of batch) operations.push(op.action, op.source);
     const started = performance.now();
+    const abort = new AbortController();
+    this.inflightAbort = abort;
     let items: Record<string, BulkItemResult>[];
     try {
-      const res = await this.client.bulk<string>({
-        operations,
-        filter_path: 'errors,items.*.status,items.*.error',
-      });
+      const res = await this.client.bulk<string>(
+        { operations, filter_path: 'errors,items.*.status,items.*.error' },
+        { signal: abort.signal },
+      );
       items = (res.items ?? []) as unknown as Record<string, BulkItemResult>[];
     } catch (err) {
       const ms = performance.now() - started;
       this.recordBulk(ms, batch.length, batch.length);
       this.requestFailed(batch, err);
       return;
+    } finally {
+      this.inflightAbort = undefined;
     }
     const ms = performance.now() - started;
     let failures = 0;

@@ -374,6 +374,18 @@ describe('ElasticsearchOutput', () => {
     expect(await job.run()).toEqual(['vt-events-2020.01.01']);
   });
 
+  it('close() does not wait out the request timeout of a request the cluster never answers', async () => {
+    const slowClient = new Client({ node: fake.url, maxRetries: 0, requestTimeout: 600_000 });
+    clients.push(slowClient);
+    const o = output({ client: slowClient, closeTimeoutMs: 100 });
+    await o.start();
+    fake.requestFaults = ['hang'];
+    await o.write(events(2), []);
+    await until(() => fake.requests.some((r) => r.path === '/_bulk'), 'the bulk request');
+    await o.close(); // the test would time out if close waited for the 10-minute request timeout
+    expect(o.stats().bufferDocs).toBe(2);
+  });
+
   it('runs retention on the daily indices of its prefix only', async () => {
     for (const i of [
       'vt-events-2025.01.01',

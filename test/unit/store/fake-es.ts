@@ -12,7 +12,7 @@ import type { AddressInfo, Socket } from 'node:net';
  * - `GET /_cat/indices/<pattern>?format=json`, `DELETE /<a>,<b>`.
  *
  * Faults: `requestFaults` (whole-request status codes or `reset` to destroy the socket) are consumed
- * one per request; `itemFault(op)` may return a status + error type for one bulk item; `down` makes
+ * one per request (`hang` never answers); `itemFault(op)` may return a status + error type for one bulk item; `down` makes
  * every request fail with a reset connection.
  */
 
@@ -31,7 +31,7 @@ export interface BulkOp {
   source: Record<string, unknown>;
 }
 
-export type RequestFault = number | 'reset';
+export type RequestFault = number | 'reset' | 'hang';
 
 export class FakeElasticsearch {
   readonly docs = new Map<string, StoredDoc>();
@@ -97,6 +97,7 @@ export class FakeElasticsearch {
       req.socket.destroy();
       return;
     }
+    if (fault === 'hang') return; // never answers (stop() destroys the socket)
     if (typeof fault === 'number') {
       return this.send(res, fault, {
         error: {
