@@ -728,7 +728,7 @@ export class CiActor extends Actor {
     const s = this.issue(t0, this.rng);
     this.sessions.add(t0, s);
     emitLogin(w, this.index, -1, { kind: 'jwt', t: t0, remote, headers: HEADERS.ciAction, session: s, role: this.jwtRole });
-    const jobs = this.rng.int(1, 4);
+    const jobs = this.rng.int(2, 4);
     const span = this.rng.uniform(20, 58) * SECOND;
     let last = t0;
     for (let j = 0; j < jobs; j++) {
@@ -758,13 +758,13 @@ export class CiActor extends Actor {
   }
 }
 
-const CI_SECRETS = ['github-token', 'npm-token', 'docker-registry', 'signing-key', 'slack-webhook', 'api-key', 's3', 'datadog', 'sentry-dsn', 'config'];
+const CI_SECRETS = ['github-token', 'npm-token', 'docker-registry', 'signing-key', 'slack-webhook', 'api-key', 's3', 'datadog', 'sentry-dsn', 'config', 'kubeconfig', 'sonar-token', 'codecov-token'];
 const CI_ENVS = ['prod', 'staging', 'dev', 'test'];
 const REPO_WORDS = ['app', 'service', 'infra', 'terraform', 'frontend', 'backend', 'lib', 'tools', 'deploy', 'mobile', 'docs', 'jobs'];
 
 export function newRepo(w: World, team: string, rng: Rng, n: number): Repo {
   const name = `${team}-${rng.pick(REPO_WORDS)}${n > 0 ? `-${n + 1}` : ''}`;
-  const count = rng.int(8, 40);
+  const count = rng.int(10, 50);
   const all: string[] = [];
   for (const env of CI_ENVS) for (const s of CI_SECRETS) all.push(`ci/${team}/${name}/${env}/${s}`);
   const paths = rng.sample(all, count).sort();

@@ -407,6 +407,10 @@ export class BufferSink implements PieceSink {
   private u8: Uint8Array;
   private off = 0;
   private readonly full: Buffer[] = [];
+  /** Written buffers, reusable two hand-overs later (a waiting response may still copy from one). */
+  private readonly spare: Buffer[] = [];
+  private cooling: Buffer[] = [];
+  private cooled: Buffer[] = [];
 
   constructor(private readonly chunkBytes = 8 << 20) {
     this.buf = Buffer.allocUnsafe(chunkBytes);
@@ -416,7 +420,7 @@ export class BufferSink implements PieceSink {
   private room(bytes: number): void {
     if (this.off + bytes > this.buf.length) {
       if (this.off > 0) this.full.push(this.buf.subarray(0, this.off));
-      this.buf = Buffer.allocUnsafe(Math.max(this.chunkBytes, bytes));
+      this.buf = this.fresh(bytes);
       this.u8 = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.buf.length);
       this.off = 0;
     }
@@ -529,6 +533,28 @@ export class BufferSink implements PieceSink {
     this.off += len;
   }
 
+  private fresh(bytes: number): Buffer {
+    if (bytes <= this.chunkBytes) {
+      const b = this.spare.pop();
+      if (b) return b;
+    }
+    return Buffer.allocUnsafe(Math.max(this.chunkBytes, bytes));
+  }
+
+  /**
+   * Give back buffers handed out by `take` whose write has completed. They are reused two calls
+   * later, because a waiting response entry may still copy its request object from one of them.
+   */
+  recycle(written: Buffer[]): void {
+    for (const b of this.cooled) {
+      if (b.byteOffset === 0 && b.buffer.byteLength === this.chunkBytes && this.spare.length < 8) {
+        this.spare.push(Buffer.from(b.buffer, 0, this.chunkBytes));
+      }
+    }
+    this.cooled = this.cooling;
+    this.cooling = written;
+  }
+
   /** Bytes waiting in completed buffers. */
   get pending(): number {
     return this.full.length;
@@ -538,7 +564,7 @@ export class BufferSink implements PieceSink {
   take(all = false): Buffer[] {
     if (all && this.off > 0) {
       this.full.push(this.buf.subarray(0, this.off));
-      this.buf = Buffer.allocUnsafe(this.chunkBytes);
+      this.buf = this.fresh(0);
       this.u8 = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.buf.length);
       this.off = 0;
     }

@@ -10,7 +10,7 @@ import { HOUR, iso, parseStart } from './time.js';
 import { World, type SimOptions } from './world.js';
 
 /** Bump when the output for a given seed and parameters changes (evaluation caches key on it). */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'warmupDays'> = {
   seed: 1,
@@ -107,14 +107,20 @@ class Output {
     }
   }
 
+  private readonly written: Buffer[] = [];
+
   async flush(all = false): Promise<void> {
     if (this.error) throw this.error;
     const target = this.gzip ?? this.file;
     for (const chunk of this.sink.take(all)) {
       this.bytes += chunk.length;
-      if (!target.write(chunk)) await once(target, 'drain');
+      const ok = target.write(chunk, (err) => {
+        if (!err) this.written.push(chunk);
+      });
+      if (!ok) await once(target, 'drain');
       if (this.error) throw this.error;
     }
+    this.sink.recycle(this.written.splice(0));
   }
 
   async close(): Promise<void> {

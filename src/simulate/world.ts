@@ -78,6 +78,9 @@ const FIELDS: Record<string, string[]> = {
   'docker-registry': ['password', 'username'],
   'slack-webhook': ['url'],
   'signing-key': ['key'],
+  kubeconfig: ['config'],
+  'sonar-token': ['token'],
+  'codecov-token': ['token'],
 };
 
 interface Secret {
