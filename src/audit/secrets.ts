@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { memoize } from '../util/memo.js';
 
 /**
  * Everything Vigil knows about what a secret looks like, in one place. The parser, the logger's
@@ -13,9 +14,10 @@ const TOKEN_REF_DOMAIN = 'vigil/token-ref/v1:';
  * `hmac-sha256:...`). Responders can compute the same reference from `vault write sys/audit-hash/<device>
  * input=<accessor>` output with `vigil token-ref`, so an alert can point at a token without carrying it.
  */
-export function tokenRef(value: string): string {
-  return 'tr_' + createHash('sha256').update(TOKEN_REF_DOMAIN).update(value).digest('hex').slice(0, 16);
-}
+export const tokenRef: (value: string) => string = memoize(
+  (value) => 'tr_' + createHash('sha256').update(TOKEN_REF_DOMAIN).update(value).digest('hex').slice(0, 16),
+  50_000,
+);
 
 /** Patterns for secret-shaped substrings, checked by the scrubbers. */
 const SECRET_PATTERNS: readonly RegExp[] = [
@@ -80,7 +82,8 @@ export function looksSecret(text: string): boolean {
  * Keys whose values are secret in a Vault audit entry (or in anything resembling configuration):
  * tokens, accessors, request/response data, wrapping info, headers that may be HMAC'd, credentials.
  */
-const SECRET_KEY = /^(?:client_token|client_token_accessor|accessor|wrapped_accessor|token|data|wrap_info|headers|secret|secret_id|role_id|password|passwd|pass|private_key|api_key|apikey|routing_key|authorization|cookie|key|keys|ciphertext|plaintext|signature|hmac|otp|x-vault-token)$/i;
+const SECRET_KEY =
+  /^(?:client_token|client_token_accessor|accessor|wrapped_accessor|token|data|wrap_info|headers|secret|secret_id|role_id|password|passwd|pass|private_key|api_key|apikey|routing_key|authorization|cookie|key|keys|ciphertext|plaintext|signature|hmac|otp|x-vault-token)$/i;
 
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);

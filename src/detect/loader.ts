@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { AccessEvent, Severity } from '../audit/event.js';
 import { pathPrefix } from '../audit/paths.js';
-import { networkOf } from '../baseline/stats/network.js';
+import { networkKey } from './analyzers/common.js';
 import type { Detector } from './analyzer.js';
 import { analyzers } from './analyzers/index.js';
 import { compileAny, compileMatch } from './match.js';
@@ -152,7 +152,7 @@ export function groupKeyFn(parts: GroupKeyPart[], pathDepth: number): (e: Access
       case 'source':
         return (e) => e.remoteAddress ?? '-';
       case 'source_network':
-        return (e) => (e.remoteAddress ? (networkOf(e.remoteAddress) ?? e.remoteAddress) : '-');
+        return (e) => (e.remoteAddress ? networkKey(e.remoteAddress) : '-');
       case 'path':
         return (e) => e.path;
       case 'path_prefix':

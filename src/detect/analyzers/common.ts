@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AccessEvent } from '../../audit/event.js';
 import { pathPrefix } from '../../audit/paths.js';
 import { networkOf } from '../../baseline/stats/network.js';
+import { memoize } from '../../util/memo.js';
 import { duration, formatDuration } from '../../util/duration.js';
 import type { Detector } from '../analyzer.js';
 import { describeIdentity, identityRef, summarise } from '../describe.js';
@@ -149,6 +150,9 @@ export const FIELDS = [
 ] as const;
 export type Field = (typeof FIELDS)[number];
 
+/** Network key of an address (`10.1.2.0/24`), memoised: addresses repeat on every event. */
+export const networkKey: (address: string) => string = memoize((a) => networkOf(a) ?? a, 20_000);
+
 export function fieldValue(event: AccessEvent, field: Field, depth: number): string | undefined {
   switch (field) {
     case 'path':
@@ -158,7 +162,7 @@ export function fieldValue(event: AccessEvent, field: Field, depth: number): str
     case 'source':
       return event.remoteAddress;
     case 'source_network':
-      return event.remoteAddress ? (networkOf(event.remoteAddress) ?? event.remoteAddress) : undefined;
+      return event.remoteAddress ? networkKey(event.remoteAddress) : undefined;
     case 'login_user':
       return event.loginUser;
     case 'operation':

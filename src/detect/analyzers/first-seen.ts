@@ -34,6 +34,11 @@ const params = z.strictObject({
   cap: z.number().int().positive().default(128),
   /** A value unseen this long is new again. */
   forget_after: duration.default(90 * 86_400_000),
+  /**
+   * A value seen again within this time is not observed again: novelty is counted per value and
+   * period, not per request, so a busy service and a quiet one calibrate alike (and it is cheaper).
+   */
+  reobserve_after: duration.default(3_600_000),
   /** Added to the score when no group at all has used the value (new to the whole cluster). */
   global_bonus: z.number().nonnegative().default(1.5),
   /** Values remembered across all groups for `global_bonus`. */
@@ -80,6 +85,7 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
         }
         g.lastAt = t;
         const check = g.seen.check(value, t);
+        if (check.seen && check.lastSeen !== undefined && t - check.lastSeen < p.reobserve_after) return;
         const newToAll = !global.has(value, t);
         g.seen.observe(value, t);
         global.observe(value, t);
