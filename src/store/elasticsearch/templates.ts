@@ -27,8 +27,18 @@ const keyword = (ignoreAbove = KEYWORD_IGNORE_ABOVE): Property => ({
 });
 const obj = (properties: Record<string, Property>): Property => ({ properties });
 
+/**
+ * A field with open-ended keys: `flattened` (x-pack-core; every leaf a keyword), or, on a cluster
+ * without it, an object kept in _source only (`enabled: false`).
+ */
+function openEnded(flattened: boolean, extra: { depth_limit?: number } = {}): Property {
+  return flattened
+    ? { type: 'flattened', ignore_above: KEYWORD_IGNORE_ABOVE, ...extra }
+    : { type: 'object', enabled: false };
+}
+
 /** Field mappings of the events indices (see documents.ts for what goes where). */
-export function eventMappings(): estypes.MappingTypeMapping {
+export function eventMappings(flattened = true): estypes.MappingTypeMapping {
   return {
     dynamic: false,
     _meta: { managed_by: 'vigil', template_version: TEMPLATE_VERSION },
@@ -77,7 +87,7 @@ export function eventMappings(): estypes.MappingTypeMapping {
           auth_method: keyword(),
           auth_mount: keyword(),
           token_type: keyword(),
-          metadata: { type: 'flattened', ignore_above: KEYWORD_IGNORE_ABOVE },
+          metadata: openEnded(flattened),
         }),
         token_ref: keyword(),
         login_user: keyword(),
@@ -103,7 +113,7 @@ export function eventMappings(): estypes.MappingTypeMapping {
  * indexed as a keyword; `labels.team: payments` works in KQL). `flattened` is part of x-pack-core
  * (present on the minimal test node; verified by the integration test).
  */
-export function alertMappings(): estypes.MappingTypeMapping {
+export function alertMappings(flattened = true): estypes.MappingTypeMapping {
   return {
     dynamic: false,
     _meta: { managed_by: 'vigil', template_version: TEMPLATE_VERSION },
@@ -131,7 +141,7 @@ export function alertMappings(): estypes.MappingTypeMapping {
       firstEventAt: { type: 'date' },
       lastEventAt: { type: 'date' },
       eventCount: { type: 'long' },
-      evidence: { type: 'flattened', ignore_above: KEYWORD_IGNORE_ABOVE, depth_limit: 20 },
+      evidence: openEnded(flattened, { depth_limit: 20 }),
       runbook: keyword(),
       links: obj({
         runbook: { type: 'keyword', index: false, doc_values: false },
@@ -146,7 +156,7 @@ export function alertMappings(): estypes.MappingTypeMapping {
       signalCount: { type: 'long' },
       eventIds: keyword(),
       firstStep: keyword(),
-      labels: { type: 'flattened', ignore_above: KEYWORD_IGNORE_ABOVE },
+      labels: openEnded(flattened),
       environment: keyword(),
       previousAlertId: keyword(),
       incidentId: keyword(),
@@ -158,6 +168,8 @@ export function alertMappings(): estypes.MappingTypeMapping {
 
 export interface TemplateOptions {
   prefix: string;
+  /** Map open-ended fields as `flattened` (default true; installTemplates falls back on its own). */
+  flattened?: boolean;
   /** Replicas per index (0 on a single node; raise it on a real cluster). */
   replicas?: number;
   /** Priority of the templates (must differ from any other template matching the same names). */
@@ -183,7 +195,10 @@ export function eventsTemplate(options: TemplateOptions): estypes.IndicesPutInde
     priority: options.priority ?? DEFAULT_TEMPLATE_PRIORITY,
     version: TEMPLATE_VERSION,
     _meta: { managed_by: 'vigil', description: 'Vigil access events (daily indices)' },
-    template: { settings: settings(options.replicas ?? 0), mappings: eventMappings() },
+    template: {
+      settings: settings(options.replicas ?? 0),
+      mappings: eventMappings(options.flattened ?? true),
+    },
   };
 }
 
@@ -194,31 +209,56 @@ export function alertsTemplate(options: TemplateOptions): estypes.IndicesPutInde
     priority: options.priority ?? DEFAULT_TEMPLATE_PRIORITY,
     version: TEMPLATE_VERSION,
     _meta: { managed_by: 'vigil', description: 'Vigil alerts (one document per alert)' },
-    template: { settings: settings(options.replicas ?? 0), mappings: alertMappings() },
+    template: {
+      settings: settings(options.replicas ?? 0),
+      mappings: alertMappings(options.flattened ?? true),
+    },
   };
 }
 
 export interface InstallResult {
   templates: string[];
-  /** Existing indices whose mapping was extended to the current template (best effort). */
+  /** False when the cluster has no `flattened` type and open-ended fields are kept unindexed. */
+  flattened: boolean;
+  /** Mapping updates of existing indices the cluster acknowledged (best effort). */
   updatedIndices: number;
   /** Problems while extending existing mappings (a type clash with an older mapping, ...). */
   warnings: string[];
 }
 
+function lacksFlattened(err: unknown): boolean {
+  const e = err as { meta?: { statusCode?: number; body?: unknown }; message?: string };
+  if (e.meta?.statusCode !== 400) return false;
+  const text = JSON.stringify(e.meta.body ?? e.message ?? '');
+  return /\[flattened\]/.test(text) && /does not exist|No handler for type/i.test(text);
+}
+
 /**
  * PUT both templates (idempotent), then add any new field to the mappings of existing indices of
  * the prefix (templates only apply to indices created after them). A mapping update that clashes
- * with an existing field type is reported, not thrown: the templates themselves are in place.
+ * with an existing field type is reported, not thrown: the templates themselves are in place. A
+ * cluster without the `flattened` type gets `object` + `enabled: false` for open-ended fields.
  */
 export async function installTemplates(client: Client, options: TemplateOptions): Promise<InstallResult> {
-  const templates = [eventsTemplate(options), alertsTemplate(options)];
-  for (const t of templates) await client.indices.putIndexTemplate(t);
+  let flattened = options.flattened ?? true;
+  const put = async () => {
+    const templates = [eventsTemplate({ ...options, flattened }), alertsTemplate({ ...options, flattened })];
+    for (const t of templates) await client.indices.putIndexTemplate(t);
+    return templates.map((t) => t.name);
+  };
+  let names: string[];
+  try {
+    names = await put();
+  } catch (err) {
+    if (!flattened || !lacksFlattened(err)) throw err;
+    flattened = false;
+    names = await put();
+  }
   const warnings: string[] = [];
   let updatedIndices = 0;
   const updates: [string, estypes.MappingTypeMapping][] = [
-    [eventsIndexPattern(options.prefix), eventMappings()],
-    [alertsIndexName(options.prefix), alertMappings()],
+    [eventsIndexPattern(options.prefix), eventMappings(flattened)],
+    [alertsIndexName(options.prefix), alertMappings(flattened)],
   ];
   for (const [index, mapping] of updates) {
     try {
@@ -236,5 +276,5 @@ export async function installTemplates(client: Client, options: TemplateOptions)
       warnings.push(`${index}: ${(err as Error).message}`);
     }
   }
-  return { templates: templates.map((t) => t.name), updatedIndices, warnings };
+  return { templates: names, flattened, updatedIndices, warnings };
 }

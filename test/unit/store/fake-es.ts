@@ -45,6 +45,8 @@ export class FakeElasticsearch {
   templateFaults: RequestFault[] = [];
   itemFault: ((op: BulkOp) => { status: number; type: string; reason?: string } | undefined) | undefined;
   down = false;
+  /** Behave like a cluster without x-pack's `flattened` field type. */
+  rejectFlattened = false;
   private autoId = 0;
   private readonly sockets = new Set<Socket>();
 
@@ -109,6 +111,18 @@ export class FakeElasticsearch {
     }
 
     if (method === 'PUT' && url.pathname.startsWith('/_index_template/')) {
+      if (this.rejectFlattened && body.includes('"flattened"')) {
+        const reason =
+          'The mapper type [flattened] declared on field [evidence] does not exist. It might have been created within a future version or requires a plugin to be installed. Check the documentation.';
+        return this.send(res, 400, {
+          error: {
+            type: 'illegal_argument_exception',
+            reason: 'template after composition is invalid',
+            caused_by: { type: 'mapper_parsing_exception', reason },
+          },
+          status: 400,
+        });
+      }
       this.templates.set(
         decodeURIComponent(url.pathname.slice('/_index_template/'.length)),
         JSON.parse(body),
