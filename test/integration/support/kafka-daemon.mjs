@@ -5,8 +5,9 @@
 //
 //   node test/integration/support/kafka-daemon.mjs <config.yaml> <status.json>
 //
-// Every 100 ms it replaces <status.json> with the source's counters, the pipeline's counters and
-// readiness, so a test can tell how far it got. SIGTERM/SIGINT stop it gracefully (final
+// Every 100 ms it replaces <status.json> with the source's counters, the pipeline's counters,
+// readiness, the last checkpoint time and the last alert transition time, so a test can tell how
+// far it got (and kill it while a transition is not yet covered by a checkpoint). SIGTERM/SIGINT stop it gracefully (final
 // checkpoint, offset commit, leave the group) and exit 0.
 import { renameSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../../../dist/config/load.js';
@@ -24,6 +25,20 @@ if (!configFile || !statusFile) {
 const { config } = loadConfig({ file: configFile, environment: 'development', env: {} });
 const logger = createLogger({ level: config.log.level, name: 'vigil-test-daemon' });
 
+/** Wall-clock time of the last alert transition handed to outputs (not a recovery re-offer). */
+let lastTransitionAt = 0;
+let transitions = 0;
+const recorder = {
+  name: 'test-recorder',
+  async write(ts, recovering) {
+    if (recovering) return;
+    transitions += ts.length;
+    lastTransitionAt = Date.now();
+  },
+  async flush() {},
+  async close() {},
+};
+
 /** @type {Daemon | undefined} */
 let daemon;
 const kafka = createKafkaSource(config.sources.kafka, logger, {
@@ -36,6 +51,7 @@ daemon = new Daemon({
   config,
   logger,
   extraSources: [kafka],
+  extraSinks: [recorder],
   ...(deadLetter ? { deadLetter } : {}),
 });
 
@@ -43,11 +59,13 @@ function writeStatus() {
   const s = kafka.stats();
   const status = {
     pid: process.pid,
-    ready: daemon.isReady(),
+    ready: daemon.readiness().ready,
     source: { records: s.records, batches: s.batches, skipped: s.skipped, position: s.position },
     counters: { ...daemon.pipeline.counters },
     deadLetter: deadLetter ? deadLetter.stats() : null,
     lastCheckpointAt: daemon.runner.status.lastCheckpointAt,
+    transitions,
+    lastTransitionAt,
   };
   const tmp = `${statusFile}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(status));

@@ -47,7 +47,7 @@ export interface TestConfigOptions {
   topic: string;
   groupId: string;
   deadLetterTopic?: string;
-  /** Default 500ms. */
+  /** Default 1s (whole seconds dividing a minute: the snapshot job is a cron schedule). */
   snapshotInterval?: string;
   maxBatch?: number;
   logLevel?: string;
@@ -66,7 +66,7 @@ export function writeTestConfig(
   const alertLog = join(dir, 'alerts.ndjson');
   const deadLetterFile = join(dir, 'dead-letter.ndjson');
   const config = {
-    state: { dir: stateDir, snapshot_interval: o.snapshotInterval ?? '500ms' },
+    state: { dir: stateDir, snapshot_interval: o.snapshotInterval ?? '1s' },
     sources: {
       file: { enabled: false },
       socket: { enabled: false },
@@ -247,6 +247,9 @@ export interface DaemonStatus {
   source: { records: number; batches: number; skipped: number; position: Record<string, number> };
   counters: { lines: number; entries: number; events: number; deadLettered: number; opened: number };
   lastCheckpointAt?: string;
+  /** Alert transitions handed to outputs in this run, and the wall-clock ms of the last one. */
+  transitions: number;
+  lastTransitionAt: number;
 }
 
 export function readStatus(file: string): DaemonStatus | undefined {
