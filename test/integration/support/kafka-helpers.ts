@@ -196,17 +196,19 @@ export function triggerAccess(n: number, timeMs: number): Access {
 
 /**
  * `benign` benign accesses with `triggers` rule-triggering ones spread evenly through them, in
- * event-time order starting at `startMs`, 1 ms apart.
+ * event-time order starting at `startMs`, 1 ms apart. Trigger identities are numbered from
+ * `firstTrigger`, so two streams can have distinct alerts.
  */
-export function accessStream(benign: number, triggers: number, startMs: number): Access[] {
+export function accessStream(benign: number, triggers: number, startMs: number, firstTrigger = 0): Access[] {
   const out: Access[] = [];
   const every = Math.floor(benign / (triggers + 1));
   let n = 0;
   for (let i = 0; i < benign; i++) {
     out.push(benignAccess(i, startMs + out.length));
-    if (n < triggers && (i + 1) % every === 0) out.push(triggerAccess(n++, startMs + out.length));
+    if (n < triggers && (i + 1) % every === 0)
+      out.push(triggerAccess(firstTrigger + n++, startMs + out.length));
   }
-  while (n < triggers) out.push(triggerAccess(n++, startMs + out.length));
+  while (n < triggers) out.push(triggerAccess(firstTrigger + n++, startMs + out.length));
   return out;
 }
 
