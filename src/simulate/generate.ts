@@ -10,7 +10,7 @@ import { HOUR, iso, parseStart } from './time.js';
 import { World, type SimOptions } from './world.js';
 
 /** Bump when the output for a given seed and parameters changes (evaluation caches key on it). */
-export const GENERATOR_VERSION = 2;
+export const GENERATOR_VERSION = 3;
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'warmupDays'> = {
   seed: 1,
@@ -224,7 +224,10 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
           continue;
         }
         // An access that would straddle the end of the run or a stream silence is not written at all.
-        if (a.t + a.lat >= endUs || world.silenced(a)) continue;
+        if (a.t + a.lat >= endUs || world.silenced(a)) {
+          world.release(a);
+          continue;
+        }
         ready.push(a);
         accesses++;
         if (a.scenario >= 0) {
@@ -232,6 +235,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
           world.scenarioCounts[a.scenario] = (world.scenarioCounts[a.scenario] ?? 0) + 1;
           if (!(a.t >= (world.scenarioFirst[a.scenario] ?? Infinity))) world.scenarioFirst[a.scenario] = a.t;
           if (!(a.t <= (world.scenarioLast[a.scenario] ?? -Infinity))) world.scenarioLast[a.scenario] = a.t;
+          (world.scenarioAddresses[a.scenario] ??= new Set()).add(a.remote);
         } else if (a.actor >= 0) {
           world.actorCounts[a.actor] = (world.actorCounts[a.actor] ?? 0) + 1;
           const first = world.actorFirst[a.actor];
@@ -242,7 +246,8 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       ready.sort(byRequestTime);
       for (const a of ready) {
         for (let r = waiting.peek(); r && responseFirst(r, a); r = waiting.peek()) {
-          renderer.response(waiting.pop() as Access, sink);
+          renderer.response(r, sink);
+          world.release(waiting.pop() as Access);
           lines++;
         }
         a.id0 = ids.u32();
@@ -256,7 +261,8 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       }
       // Responses due before the end of this hour; later ones wait for the next hour's requests.
       for (let r = waiting.peek(); r && (last || r.t + r.lat < untilUs); r = waiting.peek()) {
-        renderer.response(waiting.pop() as Access, sink);
+        renderer.response(r, sink);
+        world.release(waiting.pop() as Access);
         lines++;
       }
       world.floor = until;
@@ -305,7 +311,10 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         !s.fixedWindow && first !== undefined && lastT !== undefined
           ? { start: iso(Math.floor(first / 1000)), end: iso(Math.ceil(lastT / 1000)) }
           : {};
-      return { ...s.label, ...span, events: world.scenarioCounts[s.index] ?? 0 };
+      // The addresses actually used (a service may have moved within its /24 since planning).
+      const used = world.scenarioAddresses[s.index];
+      const addresses = used && used.size > 0 ? { sourceAddresses: [...used] } : {};
+      return { ...s.label, ...span, ...addresses, events: world.scenarioCounts[s.index] ?? 0 };
     }),
     benignEvents: world.benign.slice().sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)),
     stats: { lines, accesses, benignAccesses: accesses - attackAccesses, attackAccesses, bytes: output.bytes },

@@ -122,11 +122,12 @@ function takeInsider(c: Ctx): Actor | undefined {
 }
 
 /** How an insider gets a token and where it acts from: a service reuses its live token, a human logs in. */
-function insiderAccess(c: Ctx, a: Actor, start: number, steps: Step[]): { remote: string; headers: string; session: (t: number) => Session } {
+function insiderAccess(c: Ctx, a: Actor, start: number, steps: Step[]): { remote: () => string; headers: string; session: (t: number) => Session } {
   const scen = c.index;
   if (a.role === 'service') {
+    // Where the service runs when the attack happens (deploys move it within its /24).
     const s = a as ServiceActor;
-    return { remote: s.usualAddress(), headers: s.traits.headers, session: (t) => s.sessionAt(t) };
+    return { remote: () => s.usualAddress(), headers: s.traits.headers, session: (t) => s.sessionAt(t) };
   }
   const h = a as HumanActor;
   const remote = h.usualAddress();
@@ -138,7 +139,7 @@ function insiderAccess(c: Ctx, a: Actor, start: number, steps: Step[]): { remote
       session = h.loginAt(start, remote, scen, rng).session;
     },
   });
-  return { remote, headers: h.traits.cli ? HEADERS.vaultCli : h.traits.browser, session: () => session as Session };
+  return { remote: () => remote, headers: h.traits.cli ? HEADERS.vaultCli : h.traits.browser, session: () => session as Session };
 }
 
 function emitter(c: Ctx) {
@@ -395,14 +396,14 @@ function massSecretRead(c: Ctx): Planned | undefined {
   const t0 = start + (actor.role === 'service' ? 0 : 40 * SECOND);
   for (const p of targets) {
     const t = t0 + rng.next() * duration;
-    steps.push({ t, run: () => ev.kvRead(t, access.session(t), p, access.remote, access.headers) });
+    steps.push({ t, run: () => ev.kvRead(t, access.session(t), p, access.remote(), access.headers) });
   }
   return {
     speed: 'fast',
     description: `${actor.label.id} reads ${targets.length} distinct secrets in ${Math.round(duration / MINUTE)} min from its usual address`,
     steps,
     entityIds: [actor.entityId as string],
-    sourceAddresses: [access.remote],
+    sourceAddresses: [access.remote()],
     loginUsers: actor.label.loginUser ? [actor.label.loginUser] : [],
     displayNames: [],
     identities: [actor.label.id],
@@ -430,14 +431,14 @@ function enumeration(c: Ctx): Planned | undefined {
     const t = t0 + rng.next() * duration;
     const deny = !dir.startsWith(`${actor.team}/`) && rng.chance(0.3);
     if (deny) denied++;
-    steps.push({ t, run: () => ev.list(t, access.session(t), dir, access.remote, access.headers, deny) });
+    steps.push({ t, run: () => ev.list(t, access.session(t), dir, access.remote(), access.headers, deny) });
   }
   return {
     speed: 'fast',
     description: `${actor.label.id} lists ${targets.length} KV folders (${denied} denied) in ${Math.round(duration / MINUTE)} min`,
     steps,
     entityIds: [actor.entityId as string],
-    sourceAddresses: [access.remote],
+    sourceAddresses: [access.remote()],
     loginUsers: actor.label.loginUser ? [actor.label.loginUser] : [],
     displayNames: [],
     identities: [actor.label.id],
@@ -460,19 +461,19 @@ function privilegeEscalation(c: Ctx): Planned | undefined {
   const ev = emitter(c);
   const t1 = start + (actor.role === 'service' ? 0 : 40 * SECOND) + rng.uniform(1, 20) * SECOND;
   const t2 = t1 + rng.uniform(5, 60) * SECOND;
-  steps.push({ t: t1, run: () => ev.sys(t1, access.session(t1), `sys/policies/acl/${policy}`, 'read', access.remote, access.headers) });
-  steps.push({ t: t2, run: () => ev.sys(t2, access.session(t2), `sys/policies/acl/${policy}`, 'update', access.remote, access.headers, `{"policy":"${w.hmac.fresh(rng)}"}`) });
+  steps.push({ t: t1, run: () => ev.sys(t1, access.session(t1), `sys/policies/acl/${policy}`, 'read', access.remote(), access.headers) });
+  steps.push({ t: t2, run: () => ev.sys(t2, access.session(t2), `sys/policies/acl/${policy}`, 'update', access.remote(), access.headers, `{"policy":"${w.hmac.fresh(rng)}"}`) });
   const targets = rng.sample(w.kv.all().filter((p) => !p.startsWith(`${actor.team}/`)), n);
   for (const p of targets) {
     const t = t2 + 10 * SECOND + rng.next() * duration;
-    steps.push({ t, run: () => ev.kvRead(t, access.session(t), p, access.remote, access.headers) });
+    steps.push({ t, run: () => ev.kvRead(t, access.session(t), p, access.remote(), access.headers) });
   }
   return {
     speed: 'fast',
     description: `non-admin ${actor.label.id} rewrites its own policy ${policy} (sys/policies/acl/${policy}) and then reads ${targets.length} secrets of other teams`,
     steps,
     entityIds: [actor.entityId as string],
-    sourceAddresses: [access.remote],
+    sourceAddresses: [access.remote()],
     loginUsers: actor.label.loginUser ? [actor.label.loginUser] : [],
     displayNames: [],
     identities: [actor.label.id],
@@ -625,14 +626,14 @@ function deniedProbing(c: Ctx): Planned | undefined {
           ? [`secret/metadata/${rng.pick(foreign).split('/')[0] as string}/`, 'list']
           : [rng.pick(PROBE_SYS), 'read'];
     touched.add(path);
-    steps.push({ t, run: () => ev.denied(t, access.session(t), path, op, access.remote, access.headers) });
+    steps.push({ t, run: () => ev.denied(t, access.session(t), path, op, access.remote(), access.headers) });
   }
   return {
     speed: 'fast',
     description: `${actor.label.id} probes ${n} forbidden paths in ${Math.round(duration / MINUTE)} min (permission denied)`,
     steps,
     entityIds: [actor.entityId as string],
-    sourceAddresses: [access.remote],
+    sourceAddresses: [access.remote()],
     loginUsers: actor.label.loginUser ? [actor.label.loginUser] : [],
     displayNames: [],
     identities: [actor.label.id],
@@ -650,7 +651,6 @@ function tokenCreationSpike(c: Ctx): Planned | undefined {
   const start = placeStart(c, duration);
   if (start === undefined) return undefined;
   const steps: Step[] = [];
-  const remote = victim.usualAddress();
   const headers = victim.traits.headers;
   for (let i = 0; i < n; i++) {
     const t = i === 0 ? start : start + rng.next() * duration;
@@ -659,7 +659,7 @@ function tokenCreationSpike(c: Ctx): Planned | undefined {
       run: () => {
         const s = victim.sessionAt(t);
         const child = newSession({ displayName: 'token', policies: victim.label.policies, ...(victim.entityId ? { entityId: victim.entityId } : {}), ttlSeconds: 3600, issuedAt: t, grantingPolicy: victim.traits.policy, namespaceId: w.namespaceId }, w.hmac, rng);
-        w.emit(-1, c.index, { t, latency: 'tokenCreate', caller: s.caller, op: 'update', path: 'auth/token/create', mount: w.mounts.token, remote, headers, reqData: `{"policies":["${w.hmac.of(victim.traits.policy)}"],"ttl":"${w.hmac.of('1h')}"}`, respBody: child.issuedAuth });
+        w.emit(-1, c.index, { t, latency: 'tokenCreate', caller: s.caller, op: 'update', path: 'auth/token/create', mount: w.mounts.token, remote: victim.usualAddress(), headers, reqData: `{"policies":["${w.hmac.of(victim.traits.policy)}"],"ttl":"${w.hmac.of('1h')}"}`, respBody: child.issuedAuth });
       },
     });
   }
@@ -668,7 +668,7 @@ function tokenCreationSpike(c: Ctx): Planned | undefined {
     description: `${victim.traits.name} creates ${n} tokens (auth/token/create) in ${Math.round(duration / MINUTE)} min`,
     steps,
     entityIds: [victim.entityId as string],
-    sourceAddresses: [remote],
+    sourceAddresses: [victim.usualAddress()],
     loginUsers: [],
     displayNames: [],
     identities: [victim.label.id],

@@ -1,4 +1,4 @@
-import { bytes, HEADERS, Hmac, mount, type Access, type Caller, type Flavor, type Mount, type Text } from './audit-format.js';
+import { bytes, HEADERS, Hmac, LOGIN_CALLER, mount, type Access, type Caller, type Flavor, type Mount, type Text } from './audit-format.js';
 import type { BenignEvent, ScenarioKind } from './labels.js';
 import { Rng } from './rng.js';
 import { DAY, ZoneClock, iso } from './time.js';
@@ -293,6 +293,35 @@ export interface AccessInit {
   respError?: string;
 }
 
+function blankAccess(): Access {
+  return {
+    t: 0,
+    lat: 0,
+    seq: 0,
+    caller: LOGIN_CALLER,
+    denied: false,
+    op: '',
+    path: '',
+    mount: undefined as unknown as Mount,
+    remote: '',
+    headers: '',
+    reqData: '',
+    respBody: '',
+    reqError: '',
+    respError: '',
+    reqBuf: undefined,
+    reqFrom: 0,
+    reqTo: 0,
+    id0: 0,
+    id1: 0,
+    id2: 0,
+    id3: 0,
+    port: 0,
+    actor: -1,
+    scenario: -1,
+  };
+}
+
 /** Something that writes accesses over time (an identity, an attack scenario). */
 export interface Producer {
   /** Generate every access with request time < `until` (may generate later ones too). */
@@ -328,6 +357,8 @@ export class World {
   readonly scenarioCounts: number[] = [];
   /** Request times (µs) of the first and last written access of each scenario. */
   readonly scenarioFirst: number[] = [];
+  /** Source addresses each scenario's written accesses came from (in order of first use). */
+  readonly scenarioAddresses: Set<string>[] = [];
   readonly scenarioLast: number[] = [];
   /** Suppressed windows per identity index ([from, to) ms): dormancy, stopped jobs, not-yet-hired. */
   readonly suppressed: [number, number][][] = [];
@@ -390,34 +421,37 @@ export class World {
     }
     const [median, sigma] = LATENCY[a.latency] as [number, number];
     const latMs = Math.min(20_000, this.latRng.logNormal(median, sigma));
-    const access: Access = {
-      t: Math.round(t * 1000),
-      lat: Math.max(30, Math.round(latMs * 1000)),
-      seq: this.seq++,
-      caller: a.caller,
-      denied: a.denied ?? false,
-      op: a.op,
-      path: a.path,
-      mount: a.mount,
-      remote: a.remote,
-      headers: a.headers ?? HEADERS.goSdk,
-      reqData: a.reqData ?? '',
-      respBody: a.respBody ?? '',
-      reqError: a.reqError ?? '',
-      respError: a.respError ?? '',
-      reqBuf: undefined,
-      reqFrom: 0,
-      reqTo: 0,
-      id0: 0,
-      id1: 0,
-      id2: 0,
-      id3: 0,
-      port: 0,
-      actor,
-      scenario,
-    };
+    // Written accesses come back through `release`; reusing them keeps the old generation small.
+    const access = this.pool.pop() ?? blankAccess();
+    access.t = Math.round(t * 1000);
+    access.lat = Math.max(30, Math.round(latMs * 1000));
+    access.seq = this.seq++;
+    access.caller = a.caller;
+    access.denied = a.denied ?? false;
+    access.op = a.op;
+    access.path = a.path;
+    access.mount = a.mount;
+    access.remote = a.remote;
+    access.headers = a.headers ?? HEADERS.goSdk;
+    access.reqData = a.reqData ?? '';
+    access.respBody = a.respBody ?? '';
+    access.reqError = a.reqError ?? '';
+    access.respError = a.respError ?? '';
+    access.reqBuf = undefined;
+    access.actor = actor;
+    access.scenario = scenario;
     this.buffer.push(access);
     return true;
+  }
+
+  private readonly pool: Access[] = [];
+
+  /** An access that was written (or dropped) and is referenced nowhere else any more. */
+  release(a: Access): void {
+    a.reqBuf = undefined;
+    a.reqData = '';
+    a.respBody = '';
+    if (this.pool.length < 100_000) this.pool.push(a);
   }
 
   addBenign(event: Omit<BenignEvent, 'at' | 'end'> & { at: number; end?: number }): void {
