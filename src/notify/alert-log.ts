@@ -39,7 +39,8 @@ export class AlertLogSink implements AlertSink {
       if (recovering && this.written.has(transitionKey(t))) continue;
       this.pending.push(JSON.stringify(t));
     }
-    if (this.pending.length >= 256) this.writePending();
+    // Written at once (readers tail this file); made durable (fsync) before each checkpoint.
+    this.writePending();
   }
 
   async flush(): Promise<void> {

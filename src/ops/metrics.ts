@@ -8,7 +8,6 @@ import type { StepOutput } from '../pipeline.js';
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly lines = this.counter('vigil_lines_total', 'Audit lines received', ['source']);
   readonly events = this.counter('vigil_events_total', 'Accesses (request+response pairs) processed', [
     'source',
     'outcome',

@@ -1,0 +1,160 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakePagerDuty } from '../support/fake-pagerduty.js';
+
+/**
+ * The `vigil` command as a user runs it (compiled JavaScript, plain Node): the daemon, a Vault line
+ * on its socket, a crash with SIGKILL and a restart. `npm test` builds dist/ first.
+ */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'dist/cli/bin.js');
+const FIXTURE = join(ROOT, 'test/fixtures/audit/vault-1.18.jsonl');
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function start(configPath: string, env: NodeJS.ProcessEnv = {}): { child: ChildProcess; log: () => string } {
+  let log = '';
+  const child = spawn(process.execPath, [BIN, 'run', '--config', configPath], {
+    env: { ...process.env, ...env, VIGIL_ENV: 'development' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  children.push(child);
+  return { child, log: () => log };
+}
+
+const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
+
+function lines(path: string): { action: string; alert: { id: string; detector: string; seq: number } }[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+describe('vigil run', () => {
+  it('alerts on a root-token request sent to the socket, and stops cleanly on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const config = join(dir, 'vigil.yaml');
+    writeFileSync(
+      config,
+      [
+        `state: { dir: ${dir}/state }`,
+        `sources: { file: { enabled: false }, socket: { enabled: true, port: ${port} } }`,
+        `outputs: { alert_log: { path: ${dir}/alerts.ndjson }, console: always }`,
+        `dead_letter: { path: ${dir}/dead.ndjson }`,
+        `http: { enabled: false }`,
+        `log: { pretty: never }`,
+      ].join('\n'),
+    );
+    const { child, log } = start(config);
+    await waitFor('the daemon to listen', () => log().includes('vigil is running'));
+    const rootRead = readFileSync(FIXTURE, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"sys/mounts"'));
+    expect(rootRead).toHaveLength(2);
+    await new Promise<void>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port }, () => s.end(rootRead.join('\n') + '\n', () => resolve()));
+      s.once('error', reject);
+    });
+    const opened = await waitFor('the alert', () => lines(join(dir, 'alerts.ndjson')).find((t) => t.action === 'open'));
+    expect(opened.alert.detector).toBe('root-token-used');
+    expect(log()).toMatch(/HIGH\s+OPEN\s+Root token used/);
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+    expect(existsSync(join(dir, 'state/checkpoint.v8'))).toBe(true);
+  }, 60_000);
+
+  it('exits non-zero with a one-line reason on a broken configuration', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'));
+    const config = join(dir, 'bad.yaml');
+    writeFileSync(config, 'sources:\n  socket:\n    port: "ninety"\n');
+    const { child, log } = start(config);
+    expect(await exited(child)).toBe(3);
+    expect(log()).toMatch(/bad\.yaml:3:\d+: sources\.socket\.port/);
+  }, 30_000);
+
+  it('after SIGKILL and a restart, replays the stream without opening or paging anything twice', async () => {
+    const pd = await FakePagerDuty.start();
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-crash-'));
+      const audit = join(dir, 'audit.log');
+      writeFileSync(audit, readFileSync(FIXTURE));
+      const config = join(dir, 'vigil.yaml');
+      const httpPort = 20000 + Math.floor(Math.random() * 20000);
+      writeFileSync(
+        config,
+        [
+          // No checkpoint before the crash: the restart re-reads the whole file from the start.
+          `state: { dir: ${dir}/state, snapshot_interval: 1h }`,
+          `sources: { socket: { enabled: false }, file: { enabled: true, path: ${audit}, start_at: beginning } }`,
+          `outputs: { alert_log: { path: ${dir}/alerts.ndjson }, console: never }`,
+          `dead_letter: { path: ${dir}/dead.ndjson }`,
+          `http: { enabled: true, port: ${httpPort} }`,
+          `log: { pretty: never }`,
+          `notify:`,
+          `  receivers: [{ type: pagerduty, name: pager, url: "${pd.url}" }]`,
+          `  route: { receivers: [pager] }`,
+        ].join('\n'),
+      );
+      const env = { VIGIL_PAGERDUTY_ROUTING_KEY: 'R0UTINGKEYFORTESTS0000000000000' };
+      const first = start(config, env);
+      // Ten rule detectors fire on the fixture (nine high-risk rules and a failed rotation).
+      await waitFor('ten pages', () => pd.accepted().length >= 10 && true);
+      first.child.kill('SIGKILL');
+      await exited(first.child);
+      const before = lines(join(dir, 'alerts.ndjson'));
+      expect(before.filter((t) => t.action === 'open')).toHaveLength(10);
+
+      const second = start(config, env);
+      await waitFor('the restarted daemon', () => second.log().includes('vigil is running'));
+      // It re-reads the whole file: the 30 completed accesses of the fixture are processed again.
+      let metrics = '';
+      await waitFor('the file to be processed again', () => {
+        void fetch(`http://127.0.0.1:${httpPort}/metrics`)
+          .then((r) => r.text())
+          .then((t) => (metrics = t), () => undefined);
+        const counts = [...metrics.matchAll(/vigil_events_total\{source="file",outcome="\w+"\} (\d+)/g)];
+        return counts.reduce((sum, m) => sum + Number(m[1]), 0) >= 30;
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      second.child.kill('SIGTERM');
+      expect(await exited(second.child)).toBe(0);
+
+      const after = lines(join(dir, 'alerts.ndjson'));
+      const opens = after.filter((t) => t.action === 'open').map((t) => t.alert.id);
+      expect(new Set(opens).size).toBe(opens.length);
+      expect(opens).toHaveLength(10);
+      const triggers = pd.accepted().filter((c) => c.body?.event_action === 'trigger');
+      const keys = triggers.map((c) => String(c.body?.dedup_key));
+      expect(keys).toHaveLength(10);
+      expect(new Set(keys).size).toBe(10);
+      // The routing key is sent to PagerDuty and written nowhere else.
+      expect(readFileSync(join(dir, 'alerts.ndjson'), 'utf8')).not.toContain(env.VIGIL_PAGERDUTY_ROUTING_KEY);
+      expect(second.log() + first.log()).not.toContain(env.VIGIL_PAGERDUTY_ROUTING_KEY);
+    } finally {
+      await pd.close();
+    }
+  }, 90_000);
+});
