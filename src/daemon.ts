@@ -27,6 +27,7 @@ import type { Pipeline } from './pipeline.js';
 import { Runner, type EventSink, type StatefulComponent } from './runner.js';
 import { FileJournal } from './store/journal.js';
 import { StateLock } from './store/lock.js';
+import { createElasticsearchOutput, type ElasticsearchOutput } from './store/elasticsearch/index.js';
 import { StateStore } from './store/state-store.js';
 
 /** An output or source the daemon can ask "are you reachable?" (Elasticsearch, Kafka). */
@@ -83,6 +84,7 @@ export class Daemon {
   private ops: OpsServer | undefined;
   private stopping: Promise<void> | undefined;
   private receivers: Receiver[];
+  private readonly elasticsearch: ElasticsearchOutput | undefined;
 
   constructor(private readonly options: DaemonOptions) {
     const { config, logger } = options;
@@ -128,7 +130,20 @@ export class Daemon {
     });
     sinks.push(this.notify, ...(options.extraSinks ?? []));
 
-    const eventSink = options.eventSink;
+    // Elasticsearch: events and alerts, unless the caller wired its own indexer.
+    const es = config.outputs.elasticsearch;
+    if (es.enabled && !options.eventSink) {
+      this.elasticsearch = createElasticsearchOutput(es, {
+        logger,
+        stateDir: config.state.dir,
+        onBulk: (ms) => this.metrics.esBulkSeconds.observe(ms / 1000),
+        onFailure: (kind, n) => this.metrics.esFailures.inc({ kind }, n),
+        // Retention runs as the scheduled `retention` job instead of a timer of its own.
+        tuning: { retentionIntervalMs: 0 },
+      });
+      sinks.push(this.elasticsearch);
+    }
+    const eventSink = options.eventSink ?? this.elasticsearch;
     this.runner = new Runner({
       pipeline: this.pipeline,
       sources: this.sources,
@@ -181,6 +196,10 @@ export class Daemon {
       throw err;
     }
     this.outbox.start();
+    // Not awaited: Vigil alerts while Elasticsearch is down; checkpoints wait until it answers.
+    this.elasticsearch
+      ?.start()
+      .catch((err: unknown) => logger.error({ err }, 'Elasticsearch refused the index templates'));
     for (const job of this.jobs) this.scheduler.add(job);
     this.scheduler.start();
     logger.info(
@@ -277,7 +296,12 @@ export class Daemon {
           detail: `oldest pending notification is ${Math.round((ob.oldestPendingAgeMs ?? 0) / 1000)} s old`,
         }
       : { ok: true };
-    for (const r of this.options.reachable ?? []) checks[r.name] = r.reachable();
+    for (const r of [
+      ...(this.options.reachable ?? []),
+      ...(this.elasticsearch ? [this.elasticsearch] : []),
+    ]) {
+      checks[r.name] = r.reachable();
+    }
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   }
 
@@ -363,6 +387,8 @@ export class Daemon {
           if (rotateFile(d.path, d.max_bytes, d.keep))
             logger.info({ path: d.path }, 'dead-letter file rotated');
           this.outbox.compact();
+          const removed = await this.elasticsearch?.runRetention();
+          if (removed?.length) logger.info({ indices: removed }, 'expired Elasticsearch indices deleted');
         },
       });
     }

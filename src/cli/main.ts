@@ -8,6 +8,7 @@ import { EXIT, fail, UsageError } from './exit.js';
 import { runCheck } from './check-command.js';
 import { runDemo } from './demo-command.js';
 import { runReplay } from './replay-command.js';
+import { runKibanaImport } from '../store/kibana.js';
 import { runDaemon } from './run-command.js';
 import { silenceAdd, silenceExpire, silenceList } from './silence-command.js';
 
@@ -114,6 +115,24 @@ export function buildProgram(): Command {
     .addOption(envOption())
     .action((id: string, opts) => {
       process.exitCode = silenceExpire(id, opts);
+    });
+
+  program
+    .command('kibana')
+    .description('Kibana saved objects for investigations')
+    .command('import')
+    .description("import Vigil's data views, saved searches and dashboard into Kibana")
+    .requiredOption('--url <url>', 'Kibana base URL, e.g. http://localhost:5601')
+    .option('--space <id>', 'Kibana space (default space when omitted)')
+    .option('--file <ndjson>', 'saved objects file (default: the one shipped in kibana/)')
+    .option('--index-prefix <prefix>', 'index prefix if not "vigil" (outputs.elasticsearch.index_prefix)')
+    .option(
+      '--username <user>',
+      'basic auth user; the password comes from VIGIL_KIBANA_PASSWORD (or use VIGIL_KIBANA_API_KEY)',
+    )
+    .option('--no-overwrite', 'keep objects that already exist')
+    .action(async (o) => {
+      process.exitCode = await runKibanaImport(o);
     });
 
   program
