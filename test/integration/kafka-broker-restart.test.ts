@@ -18,6 +18,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import {
   accessStream,
   createTopics,
+  deleteCreatedTopics,
   highWatermarks,
   kafkaClient,
   loadTestConfig,
@@ -76,6 +77,7 @@ describe.skipIf(!brokers)('Kafka source: broker restart (real broker)', () => {
     // Leave the shared broker running whatever happened.
     if ((await kafkaSh('status')) !== 0) await kafkaSh('start', { KAFKA_KEEP_DATA: '1' });
     await producer?.disconnect().catch(() => undefined);
+    if (admin) await deleteCreatedTopics(admin);
     await admin?.disconnect().catch(() => undefined);
   });
 

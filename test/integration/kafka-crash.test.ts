@@ -23,6 +23,7 @@ import {
   accessStream,
   caughtUp,
   createTopics,
+  deleteCreatedTopics,
   highWatermarks,
   kafkaClient,
   messagesOf,
@@ -81,6 +82,7 @@ describe.skipIf(!brokers)('Kafka source: crash and restart (real broker, separat
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await producer?.disconnect();
+    if (admin) await deleteCreatedTopics(admin);
     await admin?.disconnect();
   });
 

@@ -18,6 +18,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import {
   consumeTopic,
   createTopics,
+  deleteCreatedTopics,
   fixtureAuditLines,
   highWatermarks,
   kafkaClient,
@@ -95,6 +96,7 @@ describe.skipIf(!brokers)('Kafka source (real broker)', () => {
 
   afterAll(async () => {
     await producer?.disconnect();
+    if (admin) await deleteCreatedTopics(admin);
     await admin?.disconnect();
   });
 

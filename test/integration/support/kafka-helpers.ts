@@ -102,11 +102,21 @@ export function kafkaClient(brokers: string[], clientId = 'vigil-test-client'): 
   return new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
 }
 
+/** Topics created by `createTopics` in this test file, for `deleteCreatedTopics`. */
+const created: string[] = [];
+
 export async function createTopics(admin: Admin, topics: string[], partitions: number): Promise<void> {
+  created.push(...topics);
   await admin.createTopics({
     waitForLeaders: true,
     topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
   });
+}
+
+/** Delete the topics this file created (best effort: the broker is shared). */
+export async function deleteCreatedTopics(admin: Admin): Promise<void> {
+  const topics = created.splice(0);
+  if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 10_000 }).catch(() => undefined);
 }
 
 export function producerOf(kafka: Kafka): Producer {
