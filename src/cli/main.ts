@@ -9,6 +9,7 @@ import { runCheck } from './check-command.js';
 import { runDemo } from './demo-command.js';
 import { runReplay } from './replay-command.js';
 import { runKibanaImport } from '../store/kibana.js';
+import { runSimulate } from '../simulate/command.js';
 import { runDaemon } from './run-command.js';
 import { silenceAdd, silenceExpire, silenceList } from './silence-command.js';
 
@@ -115,6 +116,31 @@ export function buildProgram(): Command {
     .addOption(envOption())
     .action((id: string, opts) => {
       process.exitCode = silenceExpire(id, opts);
+    });
+
+  program
+    .command('simulate')
+    .description(
+      'generate realistic, labelled Vault audit traffic with injected attacks (for evaluation and benchmarks)',
+    )
+    .requiredOption(
+      '-o, --out <file>',
+      'audit log to write (.gz compresses); labels go to <file>.labels.json',
+    )
+    .option('--seed <n>', 'random seed (same seed, same bytes)', '1')
+    .option('--days <n>', 'days of traffic', '21')
+    .option('--identities <n>', 'identities in the population', '300')
+    .option('--start <iso-date>', 'first day (default 2026-01-05, a Monday)')
+    .option('--time-zone <iana>', 'time zone of human working hours', 'Europe/Berlin')
+    .option('--scenarios <list>', 'attack scenarios: all, none, or a comma-separated list of kinds', 'all')
+    .option('--intensity <0..1>', 'scales attack strength', '1')
+    .option('--per-kind <n>', 'instances of each scenario kind')
+    .option('--warmup-days <n>', 'days before any attack (alerts before are not scored)')
+    .option('--flavor <vault|openbao>', 'audit entry key order and namespace style', 'vault')
+    .option('--namespace <path>', 'namespace path for OpenBao-style entries')
+    .option('--no-progress', 'no progress line')
+    .action(async (opts) => {
+      process.exitCode = await runSimulate(opts);
     });
 
   program
