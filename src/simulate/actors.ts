@@ -206,6 +206,7 @@ export abstract class Actor implements Producer {
       caller: s.caller,
       op: 'read',
       path: this.world.kv.dataPath(logical),
+      pathPart: this.world.kv.dataPathPart(logical),
       mount: this.world.mounts.kv,
       remote,
       headers,

@@ -90,6 +90,8 @@ export interface Caller {
   readonly afterId: Uint8Array;
   /** `"client_token":...,"client_token_accessor":...,` (may be empty). */
   readonly tokenFields: Uint8Array;
+  /** The renderer's cache of combined pieces for this caller (owned by `createRenderer`). */
+  renderSlot?: unknown;
 }
 
 export interface TokenSpec {
@@ -139,6 +141,7 @@ export class Session implements Caller {
   private readonly tail: string;
   private denied: Uint8Array | undefined;
   private lookup: Uint8Array | undefined;
+  renderSlot?: unknown;
 
   constructor(
     private readonly spec: TokenSpec,
@@ -219,6 +222,8 @@ export interface Access {
   remote: string;
   /** `"headers":{...}` value. */
   headers: string;
+  /** `"namespace":...,"path":"...",` already encoded (KV paths), else undefined. */
+  pathPart: Uint8Array | undefined;
   /** Request `data` object (JSON) or ''. */
   reqData: Text;
   /** Extra response fields (`"data":{...}`, `"auth":{...}`, `"secret":{...}`) or ''. */
@@ -278,16 +283,15 @@ export interface Renderer {
 export function createRenderer(flavor: Flavor, namespace: string): Renderer {
   const bao = flavor === 'openbao';
   const nsPart = `"namespace":${namespace},"path":"`;
+  const owner = {};
   const pathParts = new Map<string, Uint8Array>();
   const remoteParts = new Map<string, Uint8Array>();
   const headerParts = new Map<string, Uint8Array>();
-  const opParts = new Map<Mount, Map<string, Uint8Array>>();
+  const respFields = new Map<Mount, Uint8Array>();
   const C = {
     id: bytes('{"id":"'),
     data: bytes('"data":'),
     comma: bytes(','),
-    reqAuth: bytes(bao ? 'Z","type":"request","auth":' : 'Z","auth":'),
-    respAuth: bytes(bao ? 'Z","type":"response","auth":' : 'Z","auth":'),
     error: bytes(',"error":'),
     request: bytes(',"request":'),
     reqEnd: bytes(bao ? '}' : ',"type":"request"}'),
@@ -296,11 +300,50 @@ export function createRenderer(flavor: Flavor, namespace: string): Renderer {
     respErr: bytes('},"error":'),
     close: bytes('}'),
   };
-  const respFields = new Map<Mount, Uint8Array>();
-  let stampDay = -1;
-  let stampHead: Uint8Array = bytes('');
-  let n = 0;
+  const reqAuthHead = bao ? 'Z","type":"request","auth":' : 'Z","auth":';
+  const respAuthHead = bao ? 'Z","type":"response","auth":' : 'Z","auth":';
 
+  /** Per caller: `Z","auth":{...},"request":` for both entry types and ACL outcomes, and id-to-token pieces per mount and operation. */
+  interface Slot {
+    owner: object;
+    req: Uint8Array;
+    resp: Uint8Array;
+    reqDenied: Uint8Array | undefined;
+    respDenied: Uint8Array | undefined;
+    ops: Map<Mount, Map<string, Uint8Array>>;
+  }
+  const join = (...parts: Uint8Array[]): Uint8Array => Buffer.concat(parts);
+  const slotOf = (c: Caller): Slot => {
+    const slot = c.renderSlot as Slot | undefined;
+    if (slot && slot.owner === owner) return slot;
+    const fresh: Slot = {
+      owner,
+      req: join(bytes(reqAuthHead), c.authAllowed, C.request),
+      resp: join(bytes(respAuthHead), c.authAllowed, C.request),
+      reqDenied: undefined,
+      respDenied: undefined,
+      ops: new Map(),
+    };
+    c.renderSlot = fresh;
+    return fresh;
+  };
+  const authHead = (a: Access, response: boolean): Uint8Array => {
+    const slot = slotOf(a.caller);
+    if (!a.denied) return response ? slot.resp : slot.req;
+    if (response) return (slot.respDenied ??= join(bytes(respAuthHead), a.caller.authDenied, C.request));
+    return (slot.reqDenied ??= join(bytes(reqAuthHead), a.caller.authDenied, C.request));
+  };
+  const idToToken = (a: Access): Uint8Array => {
+    const slot = slotOf(a.caller);
+    let byOp = slot.ops.get(a.mount);
+    if (!byOp) slot.ops.set(a.mount, (byOp = new Map()));
+    let v = byOp.get(a.op);
+    if (v === undefined) {
+      v = join(a.caller.afterId, bytes(`,"operation":"${a.op}",${a.mount.reqFields}`), a.caller.tokenFields);
+      byOp.set(a.op, v);
+    }
+    return v;
+  };
   const cached = (map: Map<string, Uint8Array>, key: string, make: () => string): Uint8Array => {
     let v = map.get(key);
     if (v === undefined) {
@@ -310,16 +353,14 @@ export function createRenderer(flavor: Flavor, namespace: string): Renderer {
     }
     return v;
   };
-  const opPart = (m: Mount, op: string): Uint8Array => {
-    let byOp = opParts.get(m);
-    if (!byOp) opParts.set(m, (byOp = new Map()));
-    return cached(byOp, op, () => `,"operation":"${op}",${m.reqFields}`);
-  };
   const respPart = (m: Mount): Uint8Array => {
     let v = respFields.get(m);
     if (!v) respFields.set(m, (v = bytes(m.respFields)));
     return v;
   };
+  let stampDay = -1;
+  let stampHead: Uint8Array = bytes('');
+  let n = 0;
   const time = (us: number, out: PieceSink): void => {
     const sec = Math.floor(us / 1_000_000);
     const day = Math.floor(sec / 86_400);
@@ -331,13 +372,24 @@ export function createRenderer(flavor: Flavor, namespace: string): Renderer {
     n++;
     out.putClock(sec - day * 86_400, us - sec * 1_000_000, (n * 7919) % 1000);
   };
+  /** `Z","auth":...` up to and including `"request":`, with the error where each flavour puts it. */
+  const head = (a: Access, response: boolean, out: PieceSink): void => {
+    const error = response ? a.respError : a.reqError;
+    if (!error || bao) {
+      out.putBytes(authHead(a, response));
+      return;
+    }
+    out.put(response ? respAuthHead : reqAuthHead);
+    out.putBytes(a.denied ? a.caller.authDenied : a.caller.authAllowed);
+    out.putBytes(C.error);
+    out.put(error);
+    out.putBytes(C.request);
+  };
   const requestObject = (a: Access, out: PieceSink): void => {
     out.putBytes(C.id);
     out.putUuid(a.id0, a.id1, a.id2, a.id3);
-    out.putBytes(a.caller.afterId);
-    out.putBytes(opPart(a.mount, a.op));
-    out.putBytes(a.caller.tokenFields);
-    out.putBytes(cached(pathParts, a.path, () => `${nsPart}${a.path}",`));
+    out.putBytes(idToToken(a));
+    out.putBytes(a.pathPart ?? cached(pathParts, a.path, () => `${nsPart}${a.path}",`));
     if (a.reqData) {
       out.putBytes(C.data);
       out.put(a.reqData);
@@ -351,13 +403,7 @@ export function createRenderer(flavor: Flavor, namespace: string): Renderer {
   return {
     request(a: Access, out: PieceSink): void {
       time(a.t, out);
-      out.putBytes(C.reqAuth);
-      out.putBytes(a.denied ? a.caller.authDenied : a.caller.authAllowed);
-      if (a.reqError && !bao) {
-        out.putBytes(C.error);
-        out.put(a.reqError);
-      }
-      out.putBytes(C.request);
+      head(a, false, out);
       const buf = out.current;
       a.reqFrom = out.offset;
       requestObject(a, out);
@@ -372,13 +418,7 @@ export function createRenderer(flavor: Flavor, namespace: string): Renderer {
     },
     response(a: Access, out: PieceSink): void {
       time(a.t + a.lat, out);
-      out.putBytes(C.respAuth);
-      out.putBytes(a.denied ? a.caller.authDenied : a.caller.authAllowed);
-      if (a.respError && !bao) {
-        out.putBytes(C.error);
-        out.put(a.respError);
-      }
-      out.putBytes(C.request);
+      head(a, true, out);
       if (a.reqBuf) out.putRange(a.reqBuf, a.reqFrom, a.reqTo);
       else requestObject(a, out);
       a.reqBuf = undefined;

@@ -147,7 +147,7 @@ function emitter(c: Ctx) {
   const scen = c.index;
   return {
     kvRead(t: number, s: Session, logical: string, remote: string, headers: string) {
-      w.emit(-1, scen, { t, latency: 'kvRead', caller: s.caller, op: 'read', path: w.kv.dataPath(logical), mount: w.mounts.kv, remote, headers, respBody: w.kv.readBody(logical) });
+      w.emit(-1, scen, { t, latency: 'kvRead', caller: s.caller, op: 'read', path: w.kv.dataPath(logical), pathPart: w.kv.dataPathPart(logical), mount: w.mounts.kv, remote, headers, respBody: w.kv.readBody(logical) });
     },
     list(t: number, s: Session, dir: string, remote: string, headers: string, denied: boolean) {
       if (denied) {
@@ -708,7 +708,7 @@ function stoppedRotation(c: Ctx): Planned | undefined {
   const { rng, world: w, pop } = c;
   const job = take(c, pop.rotation);
   if (!job) return undefined;
-  const duration = rng.uniform(2.2, 3.5) * 24 * HOUR;
+  const duration = rng.uniform(3.2, 5) * 24 * HOUR;
   const from = placeStart(c, duration);
   if (from === undefined) return undefined;
   const runs = job.runsBetween(from, from + duration);

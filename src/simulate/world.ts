@@ -88,6 +88,7 @@ interface Secret {
   version: number;
   readBody: Uint8Array | undefined;
   dataPath: string;
+  dataPathPart: Uint8Array | undefined;
 }
 
 /**
@@ -102,13 +103,22 @@ export class KvCatalog {
   constructor(
     private readonly hmac: Hmac,
     private readonly rng: Rng,
+    /** The request namespace object (JSON), for pre-encoded path pieces. */
+    private readonly namespaceJson: string,
   ) {}
+
+  /** Encoded `"namespace":...,"path":"secret/data/<logical>",` of a request object. */
+  dataPathPart(logical: string): Uint8Array | undefined {
+    const s = this.secrets.get(logical);
+    if (!s) return undefined;
+    return (s.dataPathPart ??= bytes(`"namespace":${this.namespaceJson},"path":"${s.dataPath}",`));
+  }
 
   add(logical: string): void {
     if (this.secrets.has(logical)) return;
     const name = logical.slice(logical.lastIndexOf('/') + 1);
     const fields = FIELDS[name] ?? ['value'];
-    this.secrets.set(logical, { fields, version: this.rng.int(1, 12), readBody: undefined, dataPath: `secret/data/${logical}` });
+    this.secrets.set(logical, { fields, version: this.rng.int(1, 12), readBody: undefined, dataPath: `secret/data/${logical}`, dataPathPart: undefined });
     // Directory index for LIST responses.
     const parts = logical.split('/');
     let dir = '';
@@ -289,6 +299,8 @@ export interface AccessInit {
   denied?: boolean;
   reqData?: Text;
   respBody?: Text;
+  /** Encoded `"namespace":...,"path":"...",` when the caller has it (KV reads). */
+  pathPart?: Uint8Array;
   reqError?: string;
   respError?: string;
 }
@@ -309,6 +321,7 @@ function blankAccess(): Access {
     respBody: '',
     reqError: '',
     respError: '',
+    pathPart: undefined,
     reqBuf: undefined,
     reqFrom: 0,
     reqTo: 0,
@@ -375,7 +388,6 @@ export class World {
     this.floor = options.start;
     this.warmupEnd = options.start + options.warmupDays * DAY;
     this.mounts = makeMounts(buildRng);
-    this.kv = new KvCatalog(this.hmac, Rng.derive(options.seed, 'kv'));
     this.nets = new Networks();
     this.latRng = Rng.derive(options.seed, 'latency');
     this.aux = Rng.derive(options.seed, 'aux');
@@ -387,6 +399,7 @@ export class World {
       this.namespaceId = 'root';
       this.namespaceJson = '{"id":"root"}';
     }
+    this.kv = new KvCatalog(this.hmac, Rng.derive(options.seed, 'kv'), this.namespaceJson);
   }
 
   private deniedBytes: Uint8Array | undefined;
@@ -430,6 +443,7 @@ export class World {
     access.denied = a.denied ?? false;
     access.op = a.op;
     access.path = a.path;
+    access.pathPart = a.pathPart;
     access.mount = a.mount;
     access.remote = a.remote;
     access.headers = a.headers ?? HEADERS.goSdk;
