@@ -14,8 +14,8 @@ import { quantile } from './rng.js';
  *   disabled, stopped rotation), the alert's detector family is one it is expected to trigger.
  * - Time to detect = `at` of that open transition − scenario start.
  * - After the warm-up, an opened alert that relates to no scenario window is a false alert; one
- *   that relates to a scenario but opens after its grace period (within a day) is "late" and
- *   counted apart. Alerts opened during the warm-up are reported separately and never scored.
+ *   that relates to a scenario but opens after its grace period (within 6 h) is "late" and
+ *   counted and listed apart. Alerts opened during the warm-up are reported separately and never scored.
  */
 
 export interface ScoreOptions {
@@ -23,7 +23,7 @@ export interface ScoreOptions {
   graceMs?: number;
   /** Grace after a slow scenario's last event (default 2 h). */
   slowGraceMs?: number;
-  /** How long after the grace a related alert still counts as "late" rather than false (default 24 h). */
+  /** How long after the grace a related alert still counts as "late" rather than false (default 6 h). */
   lateWindowMs?: number;
   /** How many false-alert groups to list (default 20). */
   top?: number;
@@ -84,6 +84,8 @@ export interface EvalReport {
     explained: number;
     late: number;
     lateByDetector: Record<string, number>;
+    /** The late alerts (first 20): which scenario, how long after its end. */
+    lateAlerts: { scenario: string; detector: string; at: string; afterEndMs: number; summary: string }[];
   };
   scenarios: ScenarioResult[];
   byKind: KindRow[];
@@ -197,7 +199,7 @@ function resolved(o: ScoreOptions): Required<ScoreOptions> {
   return {
     graceMs: o.graceMs ?? 15 * 60_000,
     slowGraceMs: o.slowGraceMs ?? 2 * HOUR,
-    lateWindowMs: o.lateWindowMs ?? DAY,
+    lateWindowMs: o.lateWindowMs ?? 6 * HOUR,
     top: o.top ?? 20,
   };
 }
@@ -249,6 +251,7 @@ export function scoreAlerts(labels: SimLabels, transitions: readonly AlertTransi
   let explained = 0;
   let late = 0;
   let falseCount = 0;
+  const lateAlerts: EvalReport['alerts']['lateAlerts'] = [];
   for (const { t, at } of opened) {
     const a = t.alert;
     if (at < warmupEnd) {
@@ -265,6 +268,8 @@ export function scoreAlerts(labels: SimLabels, transitions: readonly AlertTransi
     if (related.length > 0) {
       late++;
       inc(lateByDetector, a.detector);
+      const p = related[0] as Prepared;
+      if (lateAlerts.length < 20) lateAlerts.push({ scenario: p.label.id, detector: a.detector, at: t.at, afterEndMs: at - p.end, summary: a.summary });
       continue;
     }
     falseCount++;
@@ -354,6 +359,7 @@ export function scoreAlerts(labels: SimLabels, transitions: readonly AlertTransi
       explained,
       late,
       lateByDetector,
+      lateAlerts,
     },
     scenarios,
     byKind,
@@ -466,7 +472,10 @@ export function formatReport(r: EvalReport): string {
       .map(([d, n]) => `${d} ${n}`)
       .join(', ') || 'none';
   lines.push(`  false alerts by detector: ${det(r.falseAlerts.byDetector)}`);
-  if (a.late) lines.push(`  late alerts by detector: ${det(a.lateByDetector)}`);
+  if (a.late) {
+    lines.push(`  late alerts by detector: ${det(a.lateByDetector)}`);
+    for (const l of a.lateAlerts) lines.push(`    ${l.detector} for ${l.scenario}, ${formatDuration(l.afterEndMs)} after its end: ${l.summary}`);
+  }
   lines.push(`  warm-up alerts by detector: ${det(a.duringWarmupByDetector)}`);
   if (r.falseAlerts.top.length) {
     lines.push('');

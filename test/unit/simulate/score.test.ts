@@ -134,8 +134,9 @@ describe('scoring alerts against labels', () => {
     expect(r.falseAlerts.count).toBe(0);
     // Inside the 15 min grace it counts.
     expect(scoreAlerts(labels([brute]), [open(100.25 + 0.2, { groupKey: 'bob' })]).scenarios[0]?.detected).toBe(true);
-    // A day and more after the end, it is just a false alert.
-    expect(scoreAlerts(labels([brute]), [open(130, { groupKey: 'bob' })]).falseAlerts.count).toBe(1);
+    // More than 6 h after the grace, it is just a false alert.
+    expect(scoreAlerts(labels([brute]), [open(107, { groupKey: 'bob' })]).falseAlerts.count).toBe(1);
+    expect(r.alerts.lateAlerts[0]).toMatchObject({ scenario: 'brute_force-1', afterEndMs: 30 * 60_000 });
   });
 
   it('an alert before the scenario starts does not detect it', () => {
