@@ -453,9 +453,9 @@ export class ServiceActor extends Actor {
     for (const r of this.replicas) {
       const remote = host(r.net, r.hostOctet);
       const n = this.rng.poisson(tr.scale * f);
-      const times: number[] = [];
-      for (let i = 0; i < n; i++) times.push(h0 + this.rng.next() * HOUR);
-      times.sort((a, b) => a - b);
+      const times = new Float64Array(n);
+      for (let i = 0; i < n; i++) times[i] = h0 + this.rng.next() * HOUR;
+      times.sort();
       for (const t of times) {
         const s = this.catchUp(r, t, h0);
         if (this.rng.chance(0.0004)) {

@@ -141,6 +141,8 @@ export class Session implements Caller {
   private readonly tail: string;
   private denied: Uint8Array | undefined;
   private lookup: Uint8Array | undefined;
+  /** `token_issue_time` text (RFC 3339, seconds). */
+  private readonly issueText: string;
   renderSlot?: unknown;
 
   constructor(
@@ -150,6 +152,7 @@ export class Session implements Caller {
   ) {
     this.token = hmac.fresh(rng);
     this.accessor = hmac.fresh(rng);
+    this.issueText = new Date(Math.floor(spec.issuedAt / 1000) * 1000).toISOString().replace('.000Z', 'Z');
     const tokenPolicies = spec.tokenPolicies ?? spec.policies;
     const common =
       `"display_name":${JSON.stringify(spec.displayName)},"policies":${JSON.stringify(spec.policies)},` +
@@ -170,9 +173,6 @@ export class Session implements Caller {
     this.expiresAt = spec.issuedAt + spec.ttlSeconds * 1000;
   }
 
-  private get issueText(): string {
-    return new Date(Math.floor(this.spec.issuedAt / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-  }
 
   get caller(): Caller {
     return this;
@@ -311,6 +311,11 @@ export function createRenderer(flavor: Flavor, namespace: string): Renderer {
     reqDenied: Uint8Array | undefined;
     respDenied: Uint8Array | undefined;
     ops: Map<Mount, Map<string, Uint8Array>>;
+    /** Last address and user agent this caller used, encoded (a token mostly keeps both). */
+    remote: string;
+    remotePart: Uint8Array;
+    headers: string;
+    headersPart: Uint8Array;
   }
   const join = (...parts: Uint8Array[]): Uint8Array => Buffer.concat(parts);
   const slotOf = (c: Caller): Slot => {
@@ -323,6 +328,10 @@ export function createRenderer(flavor: Flavor, namespace: string): Renderer {
       reqDenied: undefined,
       respDenied: undefined,
       ops: new Map(),
+      remote: '',
+      remotePart: C.comma,
+      headers: '',
+      headersPart: C.comma,
     };
     c.renderSlot = fresh;
     return fresh;
@@ -395,9 +404,18 @@ export function createRenderer(flavor: Flavor, namespace: string): Renderer {
       out.put(a.reqData);
       out.putBytes(C.comma);
     }
-    out.putBytes(cached(remoteParts, a.remote, () => `"remote_address":"${a.remote}","remote_port":`));
+    const slot = slotOf(a.caller);
+    if (slot.remote !== a.remote) {
+      slot.remote = a.remote;
+      slot.remotePart = cached(remoteParts, a.remote, () => `"remote_address":"${a.remote}","remote_port":`);
+    }
+    out.putBytes(slot.remotePart);
     out.putInt(a.port, 0);
-    out.putBytes(cached(headerParts, a.headers, () => `,"headers":${a.headers}}`));
+    if (slot.headers !== a.headers) {
+      slot.headers = a.headers;
+      slot.headersPart = cached(headerParts, a.headers, () => `,"headers":${a.headers}}`);
+    }
+    out.putBytes(slot.headersPart);
   };
 
   return {

@@ -179,6 +179,25 @@ class ResponseHeap {
 const before = (x: Access, y: Access) => x.t + x.lat < y.t + y.lat || (x.t + x.lat === y.t + y.lat && x.seq < y.seq);
 /** Requests in time order, ties in generation order. */
 const byRequestTime = (x: Access, y: Access) => x.t - y.t || x.seq - y.seq;
+
+/**
+ * `ready` (in generation order, all at or after `floorUs` and within the hour) sorted by
+ * (time, generation order). Packs both into one double per access — time offset in the hour
+ * (< 2^32 µs) × 2^20 + position — and lets the typed array sort natively; falls back to a
+ * comparator sort when the packing would not be exact.
+ */
+function sortByRequestTime(ready: Access[], floorUs: number): Access[] {
+  const n = ready.length;
+  let span = 0;
+  for (const a of ready) span = Math.max(span, a.t - floorUs);
+  if (n >= 1 << 20 || span >= 2 ** 32 || ready.some((a) => a.t < floorUs)) return ready.slice().sort(byRequestTime);
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = ((ready[i] as Access).t - floorUs) * 1048576 + i;
+  keys.sort();
+  const out = new Array<Access>(n);
+  for (let i = 0; i < n; i++) out[i] = ready[(keys[i] as number) % 1048576] as Access;
+  return out;
+}
 /** The waiting response `r` is written before request `q` (equal times: lower sequence first). */
 const responseFirst = (r: Access, q: Access) => r.t + r.lat < q.t || (r.t + r.lat === q.t && r.seq < q.seq);
 
@@ -243,8 +262,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
         }
       }
       world.buffer = keep;
-      ready.sort(byRequestTime);
-      for (const a of ready) {
+      for (const a of sortByRequestTime(ready, world.floor * 1000)) {
         for (let r = waiting.peek(); r && responseFirst(r, a); r = waiting.peek()) {
           renderer.response(r, sink);
           world.release(waiting.pop() as Access);

@@ -28,7 +28,8 @@ export function hash128(text: string): [number, number, number, number] {
   return [h1 >>> 0, h2 >>> 0, h3 >>> 0, h4 >>> 0];
 }
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Scratch space for hex(): bytes are written little-endian per 32-bit word, then hex-encoded. */
+const HEX_SCRATCH = Buffer.alloc(64);
 
 export class Rng {
   private a: number;
@@ -214,12 +215,10 @@ export class Rng {
 
   /** `bytes` random bytes as lower-case hex. */
   hex(bytes: number): string {
-    let out = '';
-    for (let i = 0; i < bytes; i += 4) {
-      const x = this.u32();
-      out += HEX[x & 255]! + HEX[(x >>> 8) & 255]! + HEX[(x >>> 16) & 255]! + HEX[x >>> 24]!;
-    }
-    return bytes % 4 === 0 ? out : out.slice(0, bytes * 2);
+    const words = Math.ceil(bytes / 4);
+    const buf = words <= 16 ? HEX_SCRATCH : Buffer.allocUnsafe(words * 4);
+    for (let i = 0; i < words; i++) buf.writeUInt32LE(this.u32(), i * 4);
+    return buf.toString('hex', 0, bytes);
   }
 
   /** A version-4-shaped UUID. */
