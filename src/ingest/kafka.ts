@@ -834,18 +834,20 @@ const DROPPED_LOG_KEYS = new Set([
 /**
  * kafkajs `logLevel` and `logCreator` writing through our pino logger. kafkajs ERROR lines are
  * mostly retried conditions (connection refused during a broker restart), so they are logged as
- * warnings; our own code logs what is final. The same message is logged at most once per 10 s.
+ * warnings (a rebalance noticed by a heartbeat as info); our own code logs what is final. kafkajs
+ * INFO is logged at debug, DEBUG at trace. The same message is logged at most once per 10 s.
  */
 export function kafkaLogOptions(logger: Logger | undefined): Pick<KafkaConfig, 'logLevel' | 'logCreator'> {
   if (!logger) return { logLevel: KafkaLogLevel.NOTHING };
   const log = logger.child({ component: 'kafkajs' });
-  const level = log.isLevelEnabled('debug')
+  // kafkajs DEBUG → trace, INFO → debug, WARN/ERROR → warn: ask kafkajs only for what is kept.
+  const level = log.isLevelEnabled('trace')
     ? KafkaLogLevel.DEBUG
-    : log.isLevelEnabled('info')
+    : log.isLevelEnabled('debug')
       ? KafkaLogLevel.INFO
       : log.isLevelEnabled('warn')
         ? KafkaLogLevel.WARN
-        : KafkaLogLevel.ERROR;
+        : KafkaLogLevel.NOTHING;
   const lastSeen = new Map<string, { at: number; suppressed: number }>();
   return {
     logLevel: level,
