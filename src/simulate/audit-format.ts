@@ -362,9 +362,10 @@ export function createRenderer(flavor: Flavor, namespace: string): Renderer {
     }
     return v;
   };
+  /** `,"response":{` and the mount fields of the response object. */
   const respPart = (m: Mount): Uint8Array => {
     let v = respFields.get(m);
-    if (!v) respFields.set(m, (v = bytes(m.respFields)));
+    if (!v) respFields.set(m, (v = join(C.response, bytes(m.respFields))));
     return v;
   };
   let stampDay = -1;
@@ -440,7 +441,6 @@ export function createRenderer(flavor: Flavor, namespace: string): Renderer {
       if (a.reqBuf) out.putRange(a.reqBuf, a.reqFrom, a.reqTo);
       else requestObject(a, out);
       a.reqBuf = undefined;
-      out.putBytes(C.response);
       out.putBytes(respPart(a.mount));
       if (a.respBody.length) {
         out.putBytes(C.comma);
