@@ -1,5 +1,5 @@
 import type { AccessEvent } from './audit/event.js';
-import { IGNORED, parseAuditLine } from './audit/entry.js';
+import { IGNORED, parseAuditLine, peekRequest } from './audit/entry.js';
 import { DEFAULT_PAIRER_OPTIONS, Pairer, type PairerOptions, type PairerSnapshot } from './audit/pairing.js';
 import type { AlertTransition } from './alerts/alert.js';
 import {
@@ -107,6 +107,7 @@ export class Pipeline {
 
   constructor(private readonly options: PipelineOptions) {
     this.pairer = new Pairer({ ...DEFAULT_PAIRER_OPTIONS, ...options.pairer });
+    this.pairer.onInvalid = (raw, origin, reason) => this.deadLetter({ line: raw, origin }, reason);
     this.engine = new DetectionEngine(options.detectors, options.env);
     this.lifecycle = new AlertLifecycle(
       { ...DEFAULT_LIFECYCLE_OPTIONS, ...options.lifecycle },
@@ -127,6 +128,15 @@ export class Pipeline {
       this.counters.lines++;
       if (record.truncated) {
         this.deadLetter(record, 'line longer than the maximum line length');
+        continue;
+      }
+      // Request entries are kept raw: their responses carry everything (see peekRequest).
+      const peek = peekRequest(record.line);
+      if (peek) {
+        this.counters.entries++;
+        if (this.watermark === undefined || peek.time > this.watermark) this.advance(peek.time);
+        const event = this.pairer.pushRawRequest(peek.id, peek.time, Buffer.from(record.line), record.origin);
+        if (event) this.handleEvent(event);
         continue;
       }
       const parsed = parseAuditLine(record.line);
@@ -278,7 +288,7 @@ export class Pipeline {
     }
   }
 
-  private deadLetter(record: RawRecord, reason: string): void {
+  private deadLetter(record: Pick<RawRecord, 'line' | 'origin' | 'truncated'>, reason: string): void {
     this.counters.deadLettered++;
     const letter: DeadLetter = { origin: record.origin, reason, line: record.line };
     if (record.truncated) letter.truncated = true;

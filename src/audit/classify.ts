@@ -10,7 +10,10 @@ import { scrubText } from './secrets.js';
  */
 
 /** Build the event from whichever halves were seen. At least one must be given. */
-export function toAccessEvent(request: AuditEntry | undefined, response: AuditEntry | undefined): AccessEvent {
+export function toAccessEvent(
+  request: AuditEntry | undefined,
+  response: AuditEntry | undefined,
+): AccessEvent {
   const base = (response ?? request) as AuditEntry;
   const login = loginInfo(base);
   const { outcome, errorClass } = outcomeOf(request, response, login !== undefined);
@@ -147,8 +150,13 @@ function outcomeOf(
       ? { outcome: 'invalid_token', errorClass: 'invalid_token' }
       : { outcome: 'denied', errorClass: 'permission_denied' };
   }
-  if (text.includes('invalid credentials')) return { outcome: 'invalid_credentials', errorClass: 'invalid_credentials' };
-  if (text.includes('unsupported path') || text.includes('unsupported operation') || text.includes('no handler'))
+  if (text.includes('invalid credentials'))
+    return { outcome: 'invalid_credentials', errorClass: 'invalid_credentials' };
+  if (
+    text.includes('unsupported path') ||
+    text.includes('unsupported operation') ||
+    text.includes('no handler')
+  )
     return { outcome: 'error', errorClass: 'unsupported' };
   if (text.includes('rate limit')) return { outcome: 'error', errorClass: 'rate_limited' };
   if (text.includes('internal error')) return { outcome: 'error', errorClass: 'internal' };

@@ -41,6 +41,52 @@ export interface AuditEntry {
 
 export type ParseResult = { ok: true; entry: AuditEntry } | { ok: false; reason: string };
 
+const TIME_PREFIX = Buffer.from('{"time":"');
+const VAULT_REQUEST_END = Buffer.from(',"type":"request"}');
+const BAO_REQUEST_TYPE = Buffer.from(',"type":"request",');
+const REQUEST_ID = Buffer.from('"request":{"id":"');
+
+/**
+ * Recognise a request entry without parsing it, from the fixed shape Vault and OpenBao write (Go's
+ * encoder: compact JSON, fixed key order): `{"time":"…",` first, and `"type":"request"` last (Vault) or
+ * right after the time (OpenBao). A request's response repeats its request and auth, so the request
+ * entry itself is only needed when no response comes: it is kept raw and parsed then. Anything that
+ * does not match exactly is parsed in full as usual.
+ */
+export function peekRequest(line: Buffer): { id: string; time: number } | undefined {
+  if (
+    line.length < 64 ||
+    line[0] !== 123 ||
+    line.compare(TIME_PREFIX, 0, TIME_PREFIX.length, 0, TIME_PREFIX.length) !== 0
+  ) {
+    return undefined;
+  }
+  const timeEnd = line.indexOf(34, TIME_PREFIX.length);
+  if (timeEnd < 0 || timeEnd - TIME_PREFIX.length > 40) return undefined;
+  const end = line.length - VAULT_REQUEST_END.length;
+  const vault = line.compare(VAULT_REQUEST_END, 0, VAULT_REQUEST_END.length, end) === 0;
+  const bao =
+    !vault &&
+    line.compare(
+      BAO_REQUEST_TYPE,
+      0,
+      BAO_REQUEST_TYPE.length,
+      timeEnd + 1,
+      timeEnd + 1 + BAO_REQUEST_TYPE.length,
+    ) === 0;
+  if (!vault && !bao) return undefined;
+  const at = line.indexOf(REQUEST_ID);
+  if (at < 0) return undefined;
+  const idStart = at + REQUEST_ID.length;
+  const idEnd = line.indexOf(34, idStart);
+  if (idEnd <= idStart || idEnd - idStart > 128) return undefined;
+  const escaped = line.indexOf(92, idStart);
+  if (escaped >= 0 && escaped < idEnd) return undefined;
+  const time = parseTime(line.toString('latin1', TIME_PREFIX.length, timeEnd));
+  if (Number.isNaN(time)) return undefined;
+  return { id: line.toString('latin1', idStart, idEnd), time };
+}
+
 /** Entry types that are valid audit entries Vigil does not analyse (e.g. Enterprise KMIP). */
 const IGNORED_TYPES = new Set(['kmip-request', 'kmip-response']);
 
@@ -127,7 +173,8 @@ export function entryFromJson(raw: unknown): ParseResult {
 
   if (isObject(auth)) {
     const results = auth['policy_results'];
-    if (isObject(results) && typeof results['allowed'] === 'boolean') entry.policyAllowed = results['allowed'];
+    if (isObject(results) && typeof results['allowed'] === 'boolean')
+      entry.policyAllowed = results['allowed'];
   }
   if (isObject(response)) {
     const data = response['data'];

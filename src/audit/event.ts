@@ -22,14 +22,7 @@ export const OUTCOMES: readonly Outcome[] = [
 
 /** What kind of access this was, from path, operation and mount. */
 export type AccessKind =
-  | 'login'
-  | 'secret_read'
-  | 'secret_write'
-  | 'secret_delete'
-  | 'list'
-  | 'token'
-  | 'sys'
-  | 'other';
+  'login' | 'secret_read' | 'secret_write' | 'secret_delete' | 'list' | 'token' | 'sys' | 'other';
 
 export const ACCESS_KINDS: readonly AccessKind[] = [
   'login',

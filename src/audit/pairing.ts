@@ -1,6 +1,22 @@
 import type { AccessEvent } from './event.js';
 import type { AuditEntry } from './entry.js';
+import { parseAuditLine } from './entry.js';
 import { toAccessEvent } from './classify.js';
+
+/** A request entry kept unparsed until it turns out to be needed (its response never came). */
+interface RawRequest {
+  raw: Buffer;
+  origin: string;
+  time: number;
+  requestId: string;
+}
+
+type Waiting = AuditEntry | RawRequest;
+
+const isRaw = (w: Waiting): w is RawRequest => (w as RawRequest).raw !== undefined;
+
+/** Receives a kept request line that turned out to be malformed when it was finally parsed. */
+export type InvalidRequest = (raw: Buffer, origin: string, reason: string) => void;
 
 export interface PairerOptions {
   /** How long (event time) a request waits for its response before it is accounted for alone. */
@@ -16,7 +32,7 @@ export interface PairerOptions {
 export const DEFAULT_PAIRER_OPTIONS: PairerOptions = {
   responseTimeoutMs: 60_000,
   rememberMs: 2 * 60_000,
-  maxPending: 200_000,
+  maxPending: 50_000,
   maxRemembered: 100_000,
 };
 
@@ -34,17 +50,78 @@ export interface PairerSnapshot {
 }
 
 /**
+ * First-in-first-out list of ids with the time each was added. Expiry pops from the head in O(1);
+ * (a Map's insertion order would do the same, but deleting from a Map's front again and again makes
+ * its iteration skip ever more holes until it rehashes.)
+ */
+class IdQueue {
+  private ids: string[] = [];
+  private times: number[] = [];
+  private head = 0;
+
+  push(id: string, at: number): void {
+    this.ids.push(id);
+    this.times.push(at);
+  }
+
+  get length(): number {
+    return this.ids.length - this.head;
+  }
+
+  peekTime(): number | undefined {
+    return this.head < this.ids.length ? this.times[this.head] : undefined;
+  }
+
+  shift(): string | undefined {
+    if (this.head >= this.ids.length) return undefined;
+    const id = this.ids[this.head];
+    this.head++;
+    if (this.head > 4096 && this.head * 2 > this.ids.length) {
+      this.ids = this.ids.slice(this.head);
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+    return id;
+  }
+
+  clear(): void {
+    this.ids = [];
+    this.times = [];
+    this.head = 0;
+  }
+}
+
+/**
  * A request and its response are one access. Requests wait here (keyed by request id) until their
  * response arrives; a response without a waiting request stands alone; a request whose response
- * never comes is accounted for after `responseTimeoutMs` of event time. Both maps are insertion-
- * ordered, so the oldest entries are at the front and expiry is a cheap scan from the head.
+ * never comes is accounted for after `responseTimeoutMs` of event time. Ids of finished accesses
+ * are remembered for a while so that a duplicated or late half is not counted again.
  */
 export class Pairer {
-  private readonly pending = new Map<string, AuditEntry>();
+  private readonly pending = new Map<string, Waiting>();
+  private readonly pendingOrder = new IdQueue();
   private readonly done = new Map<string, number>();
+  private readonly doneOrder = new IdQueue();
   readonly stats: PairerStats = { pairs: 0, requestOnly: 0, responseOnly: 0, duplicates: 0 };
 
+  /** Set by the pipeline: where kept request lines that fail to parse go (dead letter). */
+  onInvalid: InvalidRequest = () => {};
+
   constructor(private readonly options: PairerOptions = DEFAULT_PAIRER_OPTIONS) {}
+
+  /**
+   * A request entry recognised without parsing (see peekRequest): kept raw, since its response
+   * normally carries everything; parsed only if the response never comes. `raw` must be a copy.
+   */
+  pushRawRequest(id: string, time: number, raw: Buffer, origin: string): AccessEvent | undefined {
+    if (this.done.has(id) || this.pending.has(id)) {
+      this.stats.duplicates++;
+      return undefined;
+    }
+    this.pending.set(id, { raw, origin, time, requestId: id });
+    this.pendingOrder.push(id, time);
+    return this.pending.size > this.options.maxPending ? this.evictOldest() : undefined;
+  }
 
   /** Feed one entry; returns the finished access, if this entry finished one. */
   push(entry: AuditEntry): AccessEvent | undefined {
@@ -65,15 +142,19 @@ export class Pairer {
         return undefined;
       }
       this.pending.set(id, entry);
-      if (this.pending.size > this.options.maxPending) return this.evictOldest();
-      return undefined;
+      this.pendingOrder.push(id, entry.time);
+      return this.pending.size > this.options.maxPending ? this.evictOldest() : undefined;
     }
     const request = this.pending.get(id);
     this.remember(id, entry.time);
     if (request) {
       this.pending.delete(id);
       this.stats.pairs++;
-      return toAccessEvent(request, entry);
+      if (!isRaw(request)) return toAccessEvent(request, entry);
+      // The response repeats the request and its auth: it is all that is needed.
+      const event = toAccessEvent(undefined, entry);
+      event.entries = 'pair';
+      return event;
     }
     this.stats.responseOnly++;
     return toAccessEvent(undefined, entry);
@@ -82,17 +163,23 @@ export class Pairer {
   /** Account for requests older than the timeout at `watermark` (event time), oldest first. */
   expire(watermark: number, out: AccessEvent[]): void {
     const limit = watermark - this.options.responseTimeoutMs;
-    for (const [id, request] of this.pending) {
-      if (request.time > limit) break;
+    for (;;) {
+      const t = this.pendingOrder.peekTime();
+      if (t === undefined || t > limit) break;
+      const id = this.pendingOrder.shift() as string;
+      const request = this.pending.get(id);
+      // Already paired (or evicted): nothing left to account for.
+      if (!request || request.time !== t) continue;
       this.pending.delete(id);
       this.remember(id, request.time);
-      this.stats.requestOnly++;
-      out.push(toAccessEvent(request, undefined));
+      const event = this.alone(request);
+      if (event) out.push(event);
     }
     const forget = watermark - this.options.rememberMs;
-    for (const [id, at] of this.done) {
-      if (at > forget) break;
-      this.done.delete(id);
+    for (;;) {
+      const t = this.doneOrder.peekTime();
+      if (t === undefined || t > forget) break;
+      this.forgetOne();
     }
   }
 
@@ -105,32 +192,74 @@ export class Pairer {
     return this.pending.size;
   }
 
+  /** Waiting requests are saved parsed (raw lines hold HMACs and, with log_raw, secrets). */
   snapshot(): PairerSnapshot {
-    return { pending: [...this.pending.values()], done: [...this.done.entries()] };
+    const pending: AuditEntry[] = [];
+    for (const w of this.pending.values()) {
+      if (!isRaw(w)) pending.push(w);
+      else {
+        const parsed = parseAuditLine(w.raw);
+        if (parsed.ok) pending.push(parsed.entry);
+      }
+    }
+    return { pending, done: [...this.done.entries()] };
   }
 
   restore(snapshot: PairerSnapshot): void {
     this.pending.clear();
     this.done.clear();
-    for (const entry of snapshot.pending) this.pending.set(entry.requestId, entry);
-    for (const [id, at] of snapshot.done) this.done.set(id, at);
+    this.pendingOrder.clear();
+    this.doneOrder.clear();
+    for (const entry of snapshot.pending) {
+      this.pending.set(entry.requestId, entry);
+      this.pendingOrder.push(entry.requestId, entry.time);
+    }
+    for (const [id, at] of snapshot.done) {
+      this.done.set(id, at);
+      this.doneOrder.push(id, at);
+    }
   }
 
   private evictOldest(): AccessEvent | undefined {
-    const first = this.pending.entries().next();
-    if (first.done) return undefined;
-    const [id, request] = first.value;
-    this.pending.delete(id);
-    this.remember(id, request.time);
+    while (this.pendingOrder.length > 0) {
+      const t = this.pendingOrder.peekTime();
+      const id = this.pendingOrder.shift() as string;
+      const request = this.pending.get(id);
+      if (!request || request.time !== t) continue;
+      this.pending.delete(id);
+      this.remember(id, request.time);
+      return this.alone(request);
+    }
+    return undefined;
+  }
+
+  /** A request whose response never came, accounted for on its own. */
+  private alone(request: Waiting): AccessEvent | undefined {
+    let entry: AuditEntry;
+    if (isRaw(request)) {
+      const parsed = parseAuditLine(request.raw);
+      if (!parsed.ok) {
+        this.onInvalid(request.raw, request.origin, parsed.reason);
+        return undefined;
+      }
+      entry = parsed.entry;
+    } else {
+      entry = request;
+    }
     this.stats.requestOnly++;
-    return toAccessEvent(request, undefined);
+    return toAccessEvent(entry, undefined);
   }
 
   private remember(id: string, at: number): void {
     this.done.set(id, at);
-    if (this.done.size > this.options.maxRemembered) {
-      const oldest = this.done.keys().next();
-      if (!oldest.done) this.done.delete(oldest.value);
-    }
+    this.doneOrder.push(id, at);
+    while (this.done.size > this.options.maxRemembered && this.doneOrder.length > 0) this.forgetOne();
+  }
+
+  /** Forget the oldest remembered id (if it was not remembered again since). */
+  private forgetOne(): void {
+    const t = this.doneOrder.peekTime();
+    const id = this.doneOrder.shift();
+    if (id !== undefined && this.done.get(id) === t) this.done.delete(id);
   }
 }

@@ -161,8 +161,13 @@ export class SeenSet {
       this.data[base + 2] = 1;
     }
     if (this.createdAt === NONE) this.createdAt = t;
+    // Dropping expired values is only housekeeping (has/check already ignore them), so it runs once
+    // per 1/64 of the TTL, on boundaries that depend only on event time: a Map iterated from its
+    // front after many deletions skips ever more holes, and doing that on every observation is slow.
+    const every = ttl / 64;
+    const due = this.lastAt === NONE || Math.floor(t / every) > Math.floor(this.lastAt / every);
     this.lastAt = t;
-    this.expire(t - ttl);
+    if (due) this.expire(t - ttl);
     return isNew;
   }
 

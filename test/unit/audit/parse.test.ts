@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { AccessEvent } from '../../../src/audit/event.js';
-import { parseAuditLine } from '../../../src/audit/entry.js';
+import { parseAuditLine, peekRequest } from '../../../src/audit/entry.js';
 import { Pairer } from '../../../src/audit/pairing.js';
 import { looksSecret } from '../../../src/audit/secrets.js';
 
@@ -216,5 +216,57 @@ describe('bad input is a reason, never an exception', () => {
       expect(result.entry.path).toBe('secret/data/a');
       expect(result.entry.identity.key).toBe('anon:unknown');
     }
+  });
+});
+
+describe('request entries recognised without parsing', () => {
+  const vaultLines = readFileSync(fixture('vault-1.18.jsonl'), 'utf8').split('\n').filter(Boolean);
+  const baoLines = readFileSync(fixture('openbao-2.4.jsonl'), 'utf8').split('\n').filter(Boolean);
+
+  it('finds the id and time of every Vault and OpenBao request entry, and only of those', () => {
+    for (const line of [...vaultLines, ...baoLines]) {
+      const parsed = parseAuditLine(line);
+      const peek = peekRequest(Buffer.from(line));
+      if (parsed.ok && parsed.entry.type === 'request') {
+        expect(peek).toEqual({ id: parsed.entry.requestId, time: parsed.entry.time });
+      } else {
+        expect(peek).toBeUndefined();
+      }
+    }
+  });
+
+  it('leaves anything that does not have the exact shape to the full parser', () => {
+    const line = vaultLines[0] as string;
+    expect(peekRequest(Buffer.from(line.slice(0, -1)))).toBeUndefined(); // truncated
+    expect(peekRequest(Buffer.from(' ' + line))).toBeUndefined(); // prefixed
+    expect(peekRequest(Buffer.from(line.replace('"request":{"id":"', '"request":{"idx":"')))).toBeUndefined();
+    expect(peekRequest(Buffer.from(line.replace(/"id":"[^"]+"/, '"id":"a\\\\"b"')))).toBeUndefined();
+  });
+
+  it('pairs a raw request with its response into one access, and parses it when the response never comes', () => {
+    const pairer = new Pairer();
+    const [req, resp] = vaultLines as [string, string];
+    const peek = peekRequest(Buffer.from(req));
+    expect(peek).toBeDefined();
+    expect(pairer.pushRawRequest(peek!.id, peek!.time, Buffer.from(req), 'test')).toBeUndefined();
+    const r = parseAuditLine(resp);
+    const event = r.ok ? pairer.push(r.entry) : undefined;
+    expect(event).toMatchObject({ entries: 'pair', outcome: 'success', path: 'secret/data/app/db' });
+
+    const lonely = new Pairer();
+    const invalid: string[] = [];
+    lonely.onInvalid = (_raw, _origin, reason) => invalid.push(reason);
+    lonely.pushRawRequest(peek!.id, peek!.time, Buffer.from(req), 'test');
+    lonely.pushRawRequest(
+      'broken',
+      peek!.time,
+      Buffer.from('{"time":"2026-03-02T14:00:00Z","x":[,"type":"request"}'),
+      'test',
+    );
+    const out: AccessEvent[] = [];
+    lonely.flush(out);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ entries: 'request', outcome: 'unknown', errorClass: 'no_response' });
+    expect(invalid).toEqual([expect.stringMatching(/invalid JSON/)]);
   });
 });

@@ -1,0 +1,73 @@
+// Child of bench/run.mjs: one throughput mode over one file, in a process of its own (for peak RSS).
+//   json      bare JSON.parse of every line
+//   parse     Vigil's parser and request/response pairing, no detectors
+//   pipeline  `vigil replay` in-process: every default detector, the alert lifecycle, no outputs
+import { openSync, readSync, closeSync } from 'node:fs';
+import { parseAuditLine, peekRequest } from '../dist/audit/entry.js';
+import { Pairer } from '../dist/audit/pairing.js';
+import { loadConfig } from '../dist/config/load.js';
+import { replay } from '../dist/replay.js';
+
+const [mode, file] = process.argv.slice(2);
+
+/** Lines of the file as Buffers, chunk by chunk (the same way for both baselines). */
+function eachLine(fn) {
+  const fd = openSync(file, 'r');
+  const chunk = Buffer.alloc(4 * 1024 * 1024);
+  let rest = Buffer.alloc(0);
+  let n;
+  let lines = 0;
+  while ((n = readSync(fd, chunk, 0, chunk.length, null)) > 0) {
+    const buf = rest.length ? Buffer.concat([rest, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+    let start = 0;
+    for (;;) {
+      const i = buf.indexOf(10, start);
+      if (i < 0) break;
+      if (i > start) {
+        fn(buf.subarray(start, i));
+        lines++;
+      }
+      start = i + 1;
+    }
+    rest = Buffer.from(buf.subarray(start));
+  }
+  closeSync(fd);
+  return lines;
+}
+
+const t0 = process.hrtime.bigint();
+let out;
+if (mode === 'json') {
+  let keys = 0;
+  const lines = eachLine((b) => {
+    keys += JSON.parse(b.toString('utf8')).type.length;
+  });
+  out = { lines, check: keys };
+} else if (mode === 'parse') {
+  const pairer = new Pairer();
+  let events = 0;
+  const lines = eachLine((b) => {
+    // The pipeline's own path: request entries are recognised and kept raw, responses parsed.
+    const peek = peekRequest(b);
+    if (peek) {
+      if (pairer.pushRawRequest(peek.id, peek.time, Buffer.from(b), 'bench')) events++;
+      return;
+    }
+    const r = parseAuditLine(b);
+    if (r.ok && pairer.push(r.entry)) events++;
+  });
+  out = { lines, events };
+} else {
+  const { config } = loadConfig({ environment: 'development' });
+  const s = await replay({ config, input: file });
+  out = { lines: s.counters.lines, events: s.counters.events, alerts: s.counters.opened };
+}
+const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+console.log(
+  JSON.stringify({
+    ...out,
+    seconds,
+    linesPerSec: out.lines / seconds,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+  }),
+);
