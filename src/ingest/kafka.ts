@@ -547,6 +547,8 @@ export class KafkaSource implements Source {
     const revoked = [...this.assigned].filter((k) => !next.has(k)).sort();
     this.assigned = next;
     this.assignStart = new Map();
+    // Another member may have committed these partitions since we last did.
+    this.committed.clear();
     this.memberId = memberId;
     this.inGroup = true;
     // A new kafkajs consumer group object forgets pauses; re-apply ours.
