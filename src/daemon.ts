@@ -289,7 +289,7 @@ export class Daemon {
     for (const s of this.sources)
       checks[`source:${s.name}`] = s.isReady() ? { ok: true } : { ok: false, detail: 'not connected' };
     const ob = this.outbox.stats();
-    const stuck = (ob.oldestPendingAgeMs ?? 0) > 10 * 60_000;
+    const stuck = (ob.oldestPendingAgeMs ?? 0) > this.config.notify.stuck_after;
     checks['notifications'] = stuck
       ? {
           ok: false,

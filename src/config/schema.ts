@@ -257,6 +257,8 @@ export const configSchema = z.strictObject({
       incident_window: duration.default(30 * 60_000),
       /** A notification that still fails after this long goes to the dead-letter list. */
       give_up_after: duration.default(24 * 3_600_000),
+      /** Readiness reports notifications as failing when one has waited longer than this. */
+      stuck_after: duration.default(10 * 60_000),
     })
     .prefault({}),
   silences: z.array(silenceSchema).default([]),

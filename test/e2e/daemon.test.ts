@@ -1,55 +1,22 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { killAll, readTransitions as lines, ROOT, startDaemon, waitFor } from '../support/daemon-process.js';
 import { FakePagerDuty } from '../support/fake-pagerduty.js';
 
 /**
  * The `vigil` command as a user runs it (compiled JavaScript, plain Node): the daemon, a Vault line
  * on its socket, a crash with SIGKILL and a restart. `npm test` builds dist/ first.
  */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist/cli/bin.js');
 const FIXTURE = join(ROOT, 'test/fixtures/audit/vault-1.18.jsonl');
-const children: ChildProcess[] = [];
 
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-});
+afterEach(killAll);
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function start(configPath: string, env: NodeJS.ProcessEnv = {}): { child: ChildProcess; log: () => string } {
-  let log = '';
-  const child = spawn(process.execPath, [BIN, 'run', '--config', configPath], {
-    env: { ...process.env, ...env, VIGIL_ENV: 'development' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  children.push(child);
-  return { child, log: () => log };
-}
-
-const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
-
-function lines(path: string): { action: string; alert: { id: string; detector: string; seq: number } }[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
+function start(configPath: string, env: NodeJS.ProcessEnv = {}) {
+  const d = startDaemon(configPath, env);
+  return { child: d.child, log: d.output, exited: d.exited };
 }
 
 describe('vigil run', () => {
@@ -68,21 +35,25 @@ describe('vigil run', () => {
         `log: { pretty: never }`,
       ].join('\n'),
     );
-    const { child, log } = start(config);
+    const { child, log, exited } = start(config);
     await waitFor('the daemon to listen', () => log().includes('vigil is running'));
     const rootRead = readFileSync(FIXTURE, 'utf8')
       .split('\n')
       .filter((l) => l.includes('"sys/mounts"'));
     expect(rootRead).toHaveLength(2);
     await new Promise<void>((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port }, () => s.end(rootRead.join('\n') + '\n', () => resolve()));
+      const s = connect({ host: '127.0.0.1', port }, () =>
+        s.end(rootRead.join('\n') + '\n', () => resolve()),
+      );
       s.once('error', reject);
     });
-    const opened = await waitFor('the alert', () => lines(join(dir, 'alerts.ndjson')).find((t) => t.action === 'open'));
+    const opened = await waitFor('the alert', () =>
+      lines(join(dir, 'alerts.ndjson')).find((t) => t.action === 'open'),
+    );
     expect(opened.alert.detector).toBe('root-token-used');
     expect(log()).toMatch(/HIGH\s+OPEN\s+Root token used/);
     child.kill('SIGTERM');
-    expect(await exited(child)).toBe(0);
+    expect(await exited).toBe(0);
     expect(existsSync(join(dir, 'state/checkpoint.v8'))).toBe(true);
   }, 60_000);
 
@@ -90,8 +61,8 @@ describe('vigil run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'));
     const config = join(dir, 'bad.yaml');
     writeFileSync(config, 'sources:\n  socket:\n    port: "ninety"\n');
-    const { child, log } = start(config);
-    expect(await exited(child)).toBe(3);
+    const { log, exited } = start(config);
+    expect(await exited).toBe(3);
     expect(log()).toMatch(/bad\.yaml:3:\d+: sources\.socket\.port/);
   }, 30_000);
 
@@ -123,7 +94,7 @@ describe('vigil run', () => {
       // Ten rule detectors fire on the fixture (nine high-risk rules and a failed rotation).
       await waitFor('ten pages', () => pd.accepted().length >= 10 && true);
       first.child.kill('SIGKILL');
-      await exited(first.child);
+      await first.exited;
       const before = lines(join(dir, 'alerts.ndjson'));
       expect(before.filter((t) => t.action === 'open')).toHaveLength(10);
 
@@ -134,13 +105,16 @@ describe('vigil run', () => {
       await waitFor('the file to be processed again', () => {
         void fetch(`http://127.0.0.1:${httpPort}/metrics`)
           .then((r) => r.text())
-          .then((t) => (metrics = t), () => undefined);
+          .then(
+            (t) => (metrics = t),
+            () => undefined,
+          );
         const counts = [...metrics.matchAll(/vigil_events_total\{source="file",outcome="\w+"\} (\d+)/g)];
         return counts.reduce((sum, m) => sum + Number(m[1]), 0) >= 30;
       });
       await new Promise((r) => setTimeout(r, 1000));
       second.child.kill('SIGTERM');
-      expect(await exited(second.child)).toBe(0);
+      expect(await second.exited).toBe(0);
 
       const after = lines(join(dir, 'alerts.ndjson'));
       const opens = after.filter((t) => t.action === 'open').map((t) => t.alert.id);

@@ -1,0 +1,224 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deserialize } from 'node:v8';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { generate } from '../../src/simulate/generate.js';
+import {
+  BIN,
+  freePort,
+  httpGet,
+  killAll,
+  metricSum,
+  readTransitions,
+  startDaemon,
+  waitFor,
+  writeConfig,
+} from '../support/daemon-process.js';
+import { FakePagerDuty } from '../support/fake-pagerduty.js';
+import { FakeSlack } from '../support/fake-slack.js';
+
+afterEach(killAll);
+
+/**
+ * Faults a daemon must survive: kill -9 at random points, receivers down for a while, a state
+ * directory that cannot be written. The reference for "nothing lost, nothing twice" is `vigil
+ * replay` of the same log with the same configuration.
+ */
+describe('robustness of the daemon', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-robust-'));
+  const log = join(dir, 'audit.jsonl');
+  let expectedOpens: string[] = [];
+  let expectedEvents = 0;
+
+  beforeAll(async () => {
+    // Three days, a small population, every attack kind once: rules, guardrails and baselines fire.
+    await generate({
+      out: log,
+      seed: 5,
+      days: 3,
+      identities: 25,
+      perKind: 1,
+      warmupDays: 1,
+      start: Date.parse('2026-01-05T00:00:00Z'),
+    });
+    const alerts = join(dir, 'reference.ndjson');
+    const r = spawnSync(
+      process.execPath,
+      [BIN, 'replay', log, '-o', alerts, '--json', '--state-dir', join(dir, 'reference-state')],
+      {
+        env: { ...process.env, VIGIL_ENV: 'development' },
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status).toBe(0);
+    expectedEvents = (JSON.parse(r.stdout) as { counters: { events: number } }).counters.events;
+    expectedOpens = readTransitions(alerts)
+      .filter((t) => t.action === 'open')
+      .map((t) => t.alert.id);
+    expect(expectedOpens.length).toBeGreaterThan(3);
+  }, 180_000);
+
+  function config(name: string, extra: Record<string, unknown> = {}) {
+    const d = join(dir, name);
+    return {
+      dir: d,
+      alerts: join(d, 'alerts.ndjson'),
+      file: writeConfig(join(dir, `${name}.yaml`), {
+        state: { dir: join(d, 'state'), snapshot_interval: '1s' },
+        sources: { socket: { enabled: false }, file: { enabled: true, path: log, start_at: 'beginning' } },
+        outputs: { alert_log: { path: join(d, 'alerts.ndjson') }, console: 'never' },
+        dead_letter: { path: join(d, 'dead.ndjson') },
+        log: { pretty: 'never' },
+        ...extra,
+      }),
+    };
+  }
+
+  it('loses nothing and opens or pages nothing twice across ten SIGKILLs at random points', async () => {
+    const pd = await FakePagerDuty.start();
+    try {
+      const port = freePort();
+      const c = config('crash', {
+        http: { enabled: true, port },
+        notify: {
+          receivers: [{ type: 'pagerduty', name: 'pager', url: pd.url }],
+          route: { receivers: ['pager'] },
+        },
+      });
+      const env = { VIGIL_PAGERDUTY_ROUTING_KEY: 'R0UTINGKEY0FTHECRASHTEST000000' };
+      for (let trial = 0; trial < 10; trial++) {
+        const d = startDaemon(c.file, env);
+        await waitFor('start', () => d.output().includes('vigil is running'));
+        // Somewhere between 0.2 and 2.5 s into processing: before, between or during checkpoints.
+        await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 2300)));
+        d.child.kill('SIGKILL');
+        await d.exited;
+      }
+      // Let the last run finish the file, then stop it cleanly.
+      const last = startDaemon(c.file, env);
+      await waitFor(
+        'the whole log to be processed',
+        async () => {
+          const m = await httpGet(port, '/metrics');
+          const cp = join(c.dir, 'state', 'checkpoint.v8');
+          const done =
+            readTransitions(c.alerts).filter((t) => t.action === 'open').length >= expectedOpens.length;
+          return m !== undefined && done && statSync(cp, { throwIfNoEntry: false }) !== undefined;
+        },
+        120_000,
+      );
+      await new Promise((r) => setTimeout(r, 2500));
+      last.child.kill('SIGTERM');
+      expect(await last.exited).toBe(0);
+
+      const opens = readTransitions(c.alerts)
+        .filter((t) => t.action === 'open')
+        .map((t) => t.alert.id);
+      // Every alert of the reference, each opened exactly once.
+      expect(opens.length).toBe(new Set(opens).size);
+      expect(new Set(opens)).toEqual(new Set(expectedOpens));
+      // Every access counted exactly once in the restored state (positions and state move together).
+      const checkpoint = deserialize(readFileSync(join(c.dir, 'state', 'checkpoint.v8'))) as {
+        pipeline: { counters: { events: number } };
+      };
+      expect(checkpoint.pipeline.counters.events).toBe(expectedEvents);
+      // No alert paged twice: one PagerDuty incident per opened alert.
+      await waitFor('pages to drain', () => pd.incidents.length >= expectedOpens.length, 30_000).catch(
+        () => undefined,
+      );
+      const incidentKeys = pd.incidents.map((i) => i.dedupKey);
+      const fingerprints = readTransitions(c.alerts)
+        .filter((t) => t.action === 'open')
+        .map((t) => t.alert.fingerprint);
+      expect(incidentKeys.sort()).toEqual(fingerprints.sort());
+    } finally {
+      await pd.close();
+    }
+  }, 300_000);
+
+  it('keeps detecting while Slack is down and the state directory is unwritable, reports it, and catches up', async () => {
+    const chattr = spawnSync('chattr', ['--version']);
+    expect(
+      chattr.error,
+      'chattr (e2fsprogs) is needed to make a directory unwritable for root',
+    ).toBeUndefined();
+    const slack = await FakeSlack.start({ token: 'xoxb-outage-test-token-000' });
+    try {
+      const port = freePort();
+      const c = config('outage', {
+        http: { enabled: true, port },
+        notify: {
+          receivers: [{ type: 'slack', name: 'chat', channel: 'alerts', api_url: slack.url }],
+          route: { receivers: ['chat'] },
+          stuck_after: '2s',
+        },
+      });
+      // Slack answers 503 to everything for now.
+      slack.failNext(1_000_000, { kind: 'http', status: 503 });
+      const d = startDaemon(c.file, { VIGIL_SLACK_TOKEN: slack.token });
+      await waitFor('start', () => d.output().includes('vigil is running'));
+      const stateDir = join(c.dir, 'state');
+      await waitFor('a first checkpoint', () => readdirSync(stateDir).includes('checkpoint.v8'));
+      execFileSync('chattr', ['+i', stateDir]);
+      try {
+        // Detection goes on: alerts are written although nothing can be delivered or checkpointed.
+        await waitFor(
+          'alerts during the outage',
+          () => readTransitions(c.alerts).filter((t) => t.action === 'open').length >= 3,
+          60_000,
+        );
+        const ready = await waitFor(
+          'readiness to report both faults',
+          async () => {
+            const r = await httpGet(port, '/readyz');
+            if (!r || r.status !== 503) return undefined;
+            const checks = (
+              JSON.parse(r.body) as { checks: Record<string, { ok: boolean; detail?: string }> }
+            ).checks;
+            return checks['state']?.detail?.includes('last checkpoint failed') &&
+              checks['notifications']?.ok === false
+              ? r
+              : undefined;
+          },
+          30_000,
+        );
+        expect(JSON.parse(ready.body).checks.notifications.ok).toBe(false);
+        const metrics = (await httpGet(port, '/metrics'))?.body ?? '';
+        expect(metricSum(metrics, 'vigil_checkpoint_failures_total')).toBeGreaterThan(0);
+        expect(metricSum(metrics, 'vigil_notifications_total', /result="retry"/)).toBeGreaterThan(0);
+        expect(metricSum(metrics, 'vigil_outbox_depth')).toBeGreaterThan(0);
+        expect(d.output()).toMatch(/could not write the state checkpoint/);
+      } finally {
+        execFileSync('chattr', ['-i', stateDir]);
+      }
+      slack.clearFaults();
+      await waitFor(
+        'everything delivered and ready again',
+        async () => {
+          const r = await httpGet(port, '/readyz');
+          return r?.status === 200;
+        },
+        120_000,
+      );
+      d.child.kill('SIGTERM');
+      expect(await d.exited).toBe(0);
+      const opened = readTransitions(c.alerts).filter((t) => t.action === 'open');
+      // One Slack message per alert: top-level for an incident's first alert, in its thread otherwise.
+      const posted = slack
+        .callsOf('chat.postMessage')
+        .filter((x) => x.status === 200 && !x.body['thread_ts']);
+      const postedIds = new Set(
+        [...slack.messages.values()]
+          .map((m) => /\b([0-9a-f]{20})\b/.exec(m.text + JSON.stringify(m.blocks))?.[1])
+          .filter(Boolean),
+      );
+      expect(posted.length).toBeGreaterThan(0);
+      for (const t of opened)
+        expect(postedIds.has(t.alert.id), `alert ${t.alert.id} reached Slack`).toBe(true);
+    } finally {
+      await slack.close();
+    }
+  }, 300_000);
+});
