@@ -107,7 +107,11 @@ export class Pipeline {
 
   constructor(private readonly options: PipelineOptions) {
     this.pairer = new Pairer({ ...DEFAULT_PAIRER_OPTIONS, ...options.pairer });
-    this.pairer.onInvalid = (raw, origin, reason) => this.deadLetter({ line: raw, origin }, reason);
+    this.pairer.onInvalid = (raw, origin, reason) => {
+      // It was counted as an entry when it was recognised; it turned out not to be one.
+      this.counters.entries--;
+      this.deadLetter({ line: raw, origin }, reason);
+    };
     this.engine = new DetectionEngine(options.detectors, options.env);
     this.lifecycle = new AlertLifecycle(
       { ...DEFAULT_LIFECYCLE_OPTIONS, ...options.lifecycle },
