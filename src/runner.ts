@@ -64,6 +64,11 @@ export class Runner {
   private queue: Promise<unknown> = Promise.resolve();
   private positions: Record<string, unknown> = {};
   private lastStepAt = 0;
+  /**
+   * Transitions journalled before a crash and not regenerated yet by the replay from the restored
+   * checkpoint. They survive journal compaction until regenerated (or a day of event time passes).
+   */
+  private unreplayed = new Map<string, AlertTransition>();
   private deadLetterLogBudget = { windowStart: 0, logged: 0, suppressed: 0 };
 
   constructor(private readonly options: RunnerOptions) {}
@@ -92,6 +97,7 @@ export class Runner {
     }
     this.status.restored = true;
     const tail = journal.since(checkpoint?.journalOffset ?? 0);
+    for (const t of tail) this.unreplayed.set(transitionKey(t), t);
     if (tail.length > 0) {
       logger.info(
         { transitions: tail.length },
@@ -181,7 +187,12 @@ export class Runner {
     }
     let transitions: AlertTransition[] = out.transitions;
     if (transitions.length > 0) {
-      transitions = transitions.filter((t) => !journal.has(transitionKey(t)));
+      transitions = transitions.filter((t) => {
+        const key = transitionKey(t);
+        if (!journal.has(key)) return true;
+        this.unreplayed.delete(key);
+        return false;
+      });
       if (transitions.length > 0) {
         journal.append(transitions);
         for (const sink of sinks) await sink.write(transitions);
@@ -219,7 +230,11 @@ export class Runner {
       logger.error({ err }, 'could not write the state checkpoint; will retry at the next interval');
       return;
     }
-    journal.compact();
+    // Keep recovered transitions the replay has not reached yet (bounded: a day of event time).
+    const now = pipeline.eventTime ?? 0;
+    for (const [key, t] of this.unreplayed)
+      if (Date.parse(t.at) < now - 86_400_000) this.unreplayed.delete(key);
+    journal.compact([...this.unreplayed.values()]);
     for (const source of this.options.sources) {
       const position = this.positions[source.name];
       if (position === undefined) continue;

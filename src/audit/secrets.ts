@@ -126,7 +126,8 @@ export function scrubLine(line: string): string {
     out += ch;
     i++;
   }
-  return out;
+  // Text outside strings (a line that is not JSON at all) can hold bare tokens too.
+  return scrubText(out);
 }
 
 /** Index just past the string starting at `start` (a quote), or the end of input if unterminated. */

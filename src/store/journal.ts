@@ -26,8 +26,12 @@ export interface TransitionJournal {
   since(offset: number): AlertTransition[];
   /** Current end of the journal (stored in checkpoints). */
   readonly offset: number;
-  /** Forget everything: called once a checkpoint covers all of it and every output has flushed. */
-  compact(): void;
+  /**
+   * Forget everything but `keep`: called once a checkpoint covers the rest and every output has
+   * flushed. `keep` holds transitions recovered after a crash that the pipeline has not regenerated
+   * yet; they must stay known, or their regeneration would be emitted a second time.
+   */
+  compact(keep?: readonly AlertTransition[]): void;
   close(): void;
 }
 
@@ -50,9 +54,10 @@ export class MemoryJournal implements TransitionJournal {
   get offset(): number {
     return this.entries.length;
   }
-  compact(): void {
+  compact(keep: readonly AlertTransition[] = []): void {
     this.entries = [];
     this.keys.clear();
+    this.append(keep);
   }
   close(): void {}
 }
@@ -103,11 +108,12 @@ export class FileJournal implements TransitionJournal {
     return this.size;
   }
 
-  compact(): void {
+  compact(keep: readonly AlertTransition[] = []): void {
     ftruncateSync(this.fd, 0);
     fdatasyncSync(this.fd);
     this.size = 0;
     this.keys.clear();
+    this.append(keep);
   }
 
   close(): void {

@@ -52,6 +52,7 @@ const hostile: [string, Buffer | string][] = [
     'looks like a request, is not JSON',
     '{"time":"2026-03-02T14:00:00.000Z","x":"request":{"id":"zz",,,,"type":"request"}',
   ],
+  ['bare token in a line that is not JSON', `garbage ${CANARY} tail`],
   ['JSON null', 'null'],
   ['a string', '"hello"'],
   [
