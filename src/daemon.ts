@@ -7,6 +7,8 @@ import { analyzerEnv, createPipeline, loadConfiguredDetectors } from './core.js'
 import type { Detector } from './detect/analyzer.js';
 import type { RotationReport } from './detect/analyzers/rotation.js';
 import { FileDeadLetterSink, type DeadLetterSink } from './ingest/dead-letter.js';
+import { createKafkaDeadLetterSink } from './ingest/kafka-dead-letter.js';
+import { createKafkaSource, type KafkaSource } from './ingest/kafka.js';
 import { FileTailSource } from './ingest/file-tail.js';
 import { SocketSource } from './ingest/socket.js';
 import type { Source } from './ingest/source.js';
@@ -85,6 +87,7 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   private receivers: Receiver[];
   private readonly elasticsearch: ElasticsearchOutput | undefined;
+  private readonly kafka: KafkaSource | undefined;
 
   constructor(private readonly options: DaemonOptions) {
     const { config, logger } = options;
@@ -99,6 +102,14 @@ export class Daemon {
       collectSignals: true,
     });
     this.sources.push(...configuredSources(config, logger), ...(options.extraSources ?? []));
+    if (config.sources.kafka.enabled) {
+      this.kafka = createKafkaSource(config.sources.kafka, logger, {
+        maxLineBytes: config.pipeline.max_line_bytes,
+        // Partitions are about to be revoked: checkpoint now, so the commit covers what was processed.
+        onRevoke: () => this.runner.checkpoint(),
+      });
+      this.sources.push(this.kafka);
+    }
 
     this.alertLog = new AlertLogSink(config.outputs.alert_log.path);
     const sinks: AlertSink[] = [this.alertLog, this.digest];
@@ -150,6 +161,9 @@ export class Daemon {
       sinks,
       deadLetter:
         options.deadLetter ??
+        (config.sources.kafka.enabled
+          ? createKafkaDeadLetterSink(config.sources.kafka, logger)
+          : undefined) ??
         new FileDeadLetterSink({
           path: config.dead_letter.path,
           onError: (err) => logger.error({ err }, 'dead-letter write failed'),
@@ -221,6 +235,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       await this.scheduler.stop();
       await this.runner.stop();
+      await this.kafka?.close();
       await this.outbox.close();
       await this.ops?.close();
       this.lock.release();
@@ -389,6 +404,21 @@ export class Daemon {
           this.outbox.compact();
           const removed = await this.elasticsearch?.runRetention();
           if (removed?.length) logger.info({ indices: removed }, 'expired Elasticsearch indices deleted');
+        },
+      });
+    }
+    const kafka = this.kafka;
+    if (kafka) {
+      jobs.push({
+        name: 'kafka-lag',
+        schedule: everyAsCron(15_000),
+        run: async () => {
+          const lag = await kafka.lag();
+          this.metrics.kafkaLag.reset();
+          for (const [tp, n] of Object.entries(lag)) {
+            const i = tp.lastIndexOf('/');
+            this.metrics.kafkaLag.set({ topic: tp.slice(0, i), partition: tp.slice(i + 1) }, n);
+          }
         },
       });
     }
