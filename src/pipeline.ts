@@ -10,6 +10,7 @@ import {
   type LifecycleSnapshot,
 } from './alerts/lifecycle.js';
 import type { AlertPolicy, PolicySnapshot } from './alerts/policy.js';
+import { IdentityRegistry, type IdentityRegistrySnapshot } from './baseline/identities.js';
 import type { AnalyzerEnv, Detector } from './detect/analyzer.js';
 import { DetectionEngine, type EngineSnapshot } from './detect/engine.js';
 import type { Signal } from './detect/signal.js';
@@ -72,6 +73,7 @@ export interface PipelineSnapshot {
   engine: EngineSnapshot;
   lifecycle: LifecycleSnapshot;
   policy: PolicySnapshot | null;
+  identities?: IdentityRegistrySnapshot;
   counters: PipelineCounters;
 }
 
@@ -85,6 +87,7 @@ const MAX_TICKS_PER_GAP = 2_000;
  */
 export class Pipeline {
   readonly pairer: Pairer;
+  readonly identities = new IdentityRegistry();
   engine: DetectionEngine;
   readonly lifecycle: AlertLifecycle;
   readonly counters: PipelineCounters = {
@@ -112,7 +115,7 @@ export class Pipeline {
       this.counters.entries--;
       this.deadLetter({ line: raw, origin }, reason);
     };
-    this.engine = new DetectionEngine(options.detectors, options.env);
+    this.engine = new DetectionEngine(options.detectors, { ...options.env, identities: this.identities });
     this.lifecycle = new AlertLifecycle(
       { ...DEFAULT_LIFECYCLE_OPTIONS, ...options.lifecycle },
       options.decorate,
@@ -189,7 +192,7 @@ export class Pipeline {
   replaceDetectors(detectors: readonly Detector[], env: AnalyzerEnv): string[] {
     const old = new Map(this.options.detectors.map((d) => [d.id, d]));
     const saved = this.engine.snapshot();
-    const engine = new DetectionEngine(detectors, env);
+    const engine = new DetectionEngine(detectors, { ...env, identities: this.identities });
     const kept: EngineSnapshot = { detectors: {} };
     const fresh: string[] = [];
     for (const d of detectors) {
@@ -220,6 +223,7 @@ export class Pipeline {
       engine: this.engine.snapshot(),
       lifecycle: this.lifecycle.snapshot(),
       policy: this.options.policy?.snapshot() ?? null,
+      identities: this.identities.snapshot(),
       counters: { ...this.counters },
     };
   }
@@ -232,6 +236,7 @@ export class Pipeline {
     this.engine.restore(s.engine);
     this.lifecycle.restore(s.lifecycle);
     if (s.policy && this.options.policy) this.options.policy.restore(s.policy);
+    if (s.identities) this.identities.restore(s.identities);
     Object.assign(this.counters, s.counters);
   }
 
@@ -255,6 +260,7 @@ export class Pipeline {
     this.expired.length = 0;
     this.pairer.expire(at, this.expired);
     for (const e of this.expired) this.handleEvent(e);
+    this.identities.sweep(at);
     this.engine.tick(at, this.onSignal);
     const before = this.out.transitions.length;
     this.lifecycle.tick(at, this.out.transitions);
@@ -263,6 +269,7 @@ export class Pipeline {
 
   private handleEvent(event: AccessEvent): void {
     this.counters.events++;
+    this.identities.observe(event.identity.key, event.time);
     if (this.options.collectEvents) this.out.events.push(event);
     this.engine.process(event, this.onSignal);
   }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { IdentityHistory } from '../baseline/identities.js';
 import type { AccessEvent, Severity } from '../audit/event.js';
 import type { EventPredicate } from './match.js';
 import type { DetectorTest, GroupKeyPart } from './schema.js';
@@ -61,6 +62,8 @@ export interface AnalyzerEnv {
   timeZone: string;
   /** Rotation policies from configuration (used by the rotation analyzer). */
   rotationPolicies: RotationPolicy[];
+  /** When identities were first seen by any detector (set by the pipeline). */
+  identities?: IdentityHistory;
 }
 
 export interface RotationPolicy {

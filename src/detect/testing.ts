@@ -102,17 +102,22 @@ type Spec = Record<string, unknown>;
 /**
  * Build an AccessEvent from a test's short description: `{ operation, path, remote_address,
  * outcome, login_user, identity: { display_name, entity_id, policies, ... } }`. Values may use
- * `{i}`, replaced by the repetition number (distinct paths or users in a burst).
+ * `{i}`, replaced by the repetition number (distinct paths or users in a burst), or `{i%N}` (cycling
+ * through N values).
  */
+function expand(text: string, i: number): string {
+  return text.replace(/\{i(?:%(\d+))?\}/g, (_m, n: string | undefined) => String(n ? i % Number(n) : i));
+}
+
 export function eventFromSpec(spec: Spec, time: number, i = 0): AccessEvent {
   const s = (key: string): string | undefined => {
     const v = spec[key];
-    return typeof v === 'string' ? v.replaceAll('{i}', String(i)) : undefined;
+    return typeof v === 'string' ? expand(v, i) : undefined;
   };
   const id = (spec['identity'] ?? {}) as Spec;
   const is = (key: string): string | undefined => {
     const v = id[key];
-    return typeof v === 'string' ? v.replaceAll('{i}', String(i)) : undefined;
+    return typeof v === 'string' ? expand(v, i) : undefined;
   };
   const policies = Array.isArray(id['policies']) ? (id['policies'] as string[]) : [];
   const anonymous =

@@ -137,6 +137,18 @@ export class SlidingCounter {
     return s;
   }
 
+  /** Sub-buckets with at least one event among those covering the last W ms before `at` (no mutation). */
+  activeBuckets(at: number): number {
+    if (!Number.isFinite(at)) return 0;
+    const k = this.buckets;
+    const b = Math.floor(at / this.bucketMs);
+    const from = Math.max(b, this.head) - k + 1;
+    const to = Math.min(b, this.head);
+    let n = 0;
+    for (let i = Math.max(from, b - k + 1); i <= to; i++) if ((this.ring[mod(i, k)] ?? 0) > 0) n++;
+    return n;
+  }
+
   /**
    * Report every fixed window [i·W, (i+1)·W) that ended at or before `at` and was not reported yet, in
    * order, to `sink` — empty ones included, from the first window that ever saw an event. Gaps longer than

@@ -35,6 +35,9 @@ const params = z.strictObject({
   /** Absolute guardrail: alerts even during warm-up. */
   guardrail: z.number().int().positive().nullable().default(null),
   regrowth: z.number().min(1).default(2),
+  /** No signal unless the distinct count also exceeds this multiple of the busiest window so far. */
+  peak_ratio: z.number().min(1).default(2),
+  peak_half_life: duration.default(14 * 86_400_000),
   learn_half_life: duration.default(14 * 86_400_000),
   /** Most values counted per fixed learning window (bounded memory; the count saturates). */
   window_cap: z.number().int().positive().default(4096),
@@ -55,6 +58,8 @@ interface Group {
   signalledStrength: Strength;
   burstStart: number;
   samples: string[];
+  peak: number;
+  peakAt: number;
 }
 
 interface GroupJson {
@@ -69,6 +74,8 @@ interface GroupJson {
   ns: Strength;
   b: number;
   sa: string[];
+  pk: number;
+  pa: number;
 }
 
 /**
@@ -79,7 +86,7 @@ interface GroupJson {
 export const cardinalityAnalyzer: Analyzer<Params> = {
   type: 'cardinality',
   params,
-  create(detector, p) {
+  create(detector, p, env) {
     const table = new GroupTable<Group>(p.retention);
     const nouns = FIELD_NOUN[p.field];
     const noun = p.noun ?? `distinct ${nouns[1]}`;
@@ -95,6 +102,8 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
       signalledStrength: 'none',
       burstStart: 0,
       samples: [],
+      peak: 0,
+      peakAt: at,
     });
     /** Close fixed windows up to the one containing t, learning their distinct counts (empty ones too). */
     const roll = (g: Group, t: number): void => {
@@ -103,6 +112,10 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
       const learn = (i: number, count: number) => {
         if (i > g.flaggedUntil) g.stats.observe(Math.min(count, capFor(g)), i * p.window);
         else g.stats.decayTo(i * p.window);
+        if (count > 0) {
+          g.peak = Math.max(count, decayedPeak(g, i * p.window));
+          g.peakAt = i * p.window;
+        }
       };
       learn(g.winIdx, g.winSet?.size ?? 0);
       // Empty windows in between, bounded so a long idle gap costs little.
@@ -112,6 +125,8 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
       g.winSet = undefined;
     };
     const capFor = (g: Group) => Math.max(p.min_distinct, p.min_ratio * g.stats.mean);
+    const decayedPeak = (g: Group, at: number) =>
+      g.peak * Math.pow(2, -Math.max(0, at - g.peakAt) / p.peak_half_life);
 
     return {
       onEvent(event: AccessEvent, groupKey, emit) {
@@ -137,8 +152,16 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
         const dispersion = warm ? dispersionOf(g.stats) : 1e4;
         let score = 0;
         let strength: Strength = 'none';
-        if (warm && observed >= p.min_ratio * mean) {
+        const peak = decayedPeak(g, t);
+        const identitySince = env.identities?.firstSeen(event.identity.key);
+        const newActivity =
+          !warm && t - g.since < p.warmup && identitySince !== undefined && t - identitySince >= p.warmup;
+        if (warm && observed >= p.min_ratio * mean && observed > p.peak_ratio * peak) {
           score = -negBinomialUpperTailLog10(observed, mean, dispersion);
+          strength = strengthOf(score, p);
+        } else if (newActivity) {
+          // An identity with history that never did this: nothing of the kind is expected from it.
+          score = -negBinomialUpperTailLog10(observed, p.min_expected, 1e4);
           strength = strengthOf(score, p);
         }
         const guard = p.guardrail !== null && observed >= p.guardrail;
@@ -164,7 +187,13 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
           buildSignal(detector, event, groupKey, {
             score,
             strength,
-            what: `${who(event)} touched ${observed} ${noun} in ${w}; ${usual ? `it usually touches ${usual}` : `the absolute limit is ${p.guardrail ?? '?'}`}`,
+            what: `${who(event)} touched ${observed} ${noun} in ${w}; ${
+              usual
+                ? `it usually touches ${usual}`
+                : newActivity
+                  ? 'it had not done this before in its history'
+                  : `the absolute limit is ${p.guardrail ?? '?'}`
+            }`,
             headline: `${observed} ${noun} in ${w}`,
             eventCount: Math.max(1, added),
             firstEventAt: g.burstStart,
@@ -175,6 +204,7 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
               window: w,
               ...(usual ? { usual } : {}),
               counted: nouns[1],
+              busiestWindow: Math.round(peak),
               warm,
               ...(guard ? { guardrail: p.guardrail } : {}),
             },
@@ -198,6 +228,8 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
           ns: g.signalledStrength,
           b: g.burstStart,
           sa: g.samples,
+          pk: g.peak,
+          pa: g.peakAt,
         })),
       restore(state) {
         table.restore(state as { sweep: number; groups: [string, GroupJson][] }, (j) => ({
@@ -212,6 +244,8 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
           signalledStrength: j.ns,
           burstStart: j.b,
           samples: j.sa,
+          peak: j.pk,
+          peakAt: j.pa,
         }));
       },
     };

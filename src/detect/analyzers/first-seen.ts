@@ -3,7 +3,10 @@ import { z } from 'zod';
 import type { AccessEvent } from '../../audit/event.js';
 import { SeenSet, type SeenSetOptions, type SeenSetSnapshot } from '../../baseline/stats/novelty.js';
 import { duration, formatDuration } from '../../util/duration.js';
+import { isPrivate } from '../../baseline/stats/network.js';
+import { memoize } from '../../util/memo.js';
 import type { Analyzer } from '../analyzer.js';
+import { isHuman } from '../match.js';
 import {
   buildSignal,
   FIELD_NOUN,
@@ -15,6 +18,8 @@ import {
   strengthOf,
   who,
 } from './common.js';
+
+const privateAddress = memoize(isPrivate, 20_000);
 
 const params = z.strictObject({
   ...scoringParams,
@@ -41,6 +46,11 @@ const params = z.strictObject({
   reobserve_after: duration.default(3_600_000),
   /** Added to the score when no group at all has used the value (new to the whole cluster). */
   global_bonus: z.number().nonnegative().default(1.5),
+  /**
+   * Added when a workload (not a person) that has only ever used private addresses shows up from a
+   * public one: a copied service token used from outside.
+   */
+  public_bonus: z.number().nonnegative().default(0),
   /** Values remembered across all groups for `global_bonus`. */
   global_cap: z.number().int().positive().default(65_536),
 });
@@ -50,6 +60,8 @@ interface Group {
   seen: SeenSet;
   since: number;
   lastAt: number;
+  /** Some address this group used was public (for `public_bonus`). */
+  anyPublic?: boolean;
 }
 
 /**
@@ -85,6 +97,10 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
         }
         g.lastAt = t;
         const check = g.seen.check(value, t);
+        const publicAddress =
+          p.public_bonus > 0 && event.remoteAddress !== undefined && !privateAddress(event.remoteAddress);
+        const firstPublic = publicAddress && !g.anyPublic && !isHuman(event.identity);
+        if (publicAddress) g.anyPublic = true;
         if (check.seen && check.lastSeen !== undefined && t - check.lastSeen < p.reobserve_after) return;
         const newToAll = !global.has(value, t);
         g.seen.observe(value, t);
@@ -93,7 +109,8 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
         const history = g.seen.observationsAt(t);
         if (t - g.since < p.warmup || history < p.min_observations) return;
 
-        const score = -Math.log10(check.pNew) + (newToAll ? p.global_bonus : 0);
+        const score =
+          -Math.log10(check.pNew) + (newToAll ? p.global_bonus : 0) + (firstPublic ? p.public_bonus : 0);
         const strength = strengthOf(score, p);
         if (strength === 'none') return;
         const known = g.seen.size - 1;
@@ -105,7 +122,8 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
             strength,
             what:
               `${who(event)} used ${noun[0]} ${value} for the first time (after ${plural(known, noun)} in ${age}; ` +
-              `new values are ${rate} of its events${newToAll ? ', and no other identity has used it' : ''})`,
+              `new values are ${rate} of its events${newToAll ? ', and no other identity has used it' : ''}` +
+              `${firstPublic ? '; it is a public address and this workload only ever used private ones' : ''})`,
             headline: `new ${noun[0]} ${value}${newToAll ? ' (new to everyone)' : ''}`,
             eventCount: 1,
             evidence: {
@@ -115,6 +133,7 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
               pNew: Math.round(check.pNew * 1e5) / 1e5,
               knownValues: known,
               newToEveryone: newToAll,
+              firstPublicAddress: firstPublic,
             },
           }),
         );
@@ -124,15 +143,28 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
       },
       size: () => table.size,
       snapshot: () => ({
-        groups: table.snapshot((g) => ({ s: g.seen.toJSON(), since: g.since, l: g.lastAt })),
+        groups: table.snapshot((g) => ({
+          s: g.seen.toJSON(),
+          since: g.since,
+          l: g.lastAt,
+          pub: g.anyPublic === true,
+        })),
         global: global.toJSON(),
       }),
       restore(state) {
         const s = state as {
-          groups: { sweep: number; groups: [string, { s: SeenSetSnapshot; since: number; l: number }][] };
+          groups: {
+            sweep: number;
+            groups: [string, { s: SeenSetSnapshot; since: number; l: number; pub?: boolean }][];
+          };
           global: SeenSetSnapshot;
         };
-        table.restore(s.groups, (j) => ({ seen: SeenSet.from(j.s, options), since: j.since, lastAt: j.l }));
+        table.restore(s.groups, (j) => ({
+          seen: SeenSet.from(j.s, options),
+          since: j.since,
+          lastAt: j.l,
+          anyPublic: j.pub === true,
+        }));
         global = SeenSet.from(s.global, globalOptions);
       },
     };

@@ -4,6 +4,7 @@ import { failureBurstAnalyzer } from './failure-burst.js';
 import { firstSeenAnalyzer } from './first-seen.js';
 import { flatlineAnalyzer } from './flatline.js';
 import { matchAnalyzer } from './match.js';
+import { noveltyRateAnalyzer } from './novelty-rate.js';
 import { offHoursAnalyzer } from './off-hours.js';
 import { rateSpikeAnalyzer } from './rate-spike.js';
 import { riskAnalyzer } from './risk.js';
@@ -19,6 +20,7 @@ const ANALYZERS = [
   failureBurstAnalyzer,
   cardinalityAnalyzer,
   firstSeenAnalyzer,
+  noveltyRateAnalyzer,
   offHoursAnalyzer,
   flatlineAnalyzer,
   rotationAnalyzer,

@@ -3,7 +3,7 @@ import type { AccessEvent } from '../../audit/event.js';
 import { SeasonalRate, type SeasonalOptions, type SeasonalSnapshot } from '../../baseline/stats/seasonal.js';
 import { SlidingCounter, type SlidingCounterSnapshot } from '../../baseline/stats/sliding.js';
 import { negBinomialUpperTailLog10 } from '../../baseline/stats/tails.js';
-import { duration } from '../../util/duration.js';
+import { duration, formatDuration } from '../../util/duration.js';
 import { ZoneClock } from '../../util/timezone.js';
 import type { Analyzer, AnalyzerEnv } from '../analyzer.js';
 import {
@@ -35,6 +35,14 @@ const params = z.strictObject({
   min_history: z.number().nonnegative().default(288),
   /** While a burst lasts, signal again only when the count has grown by this factor. */
   regrowth: z.number().min(1).default(2),
+  /**
+   * No signal unless the count also exceeds this multiple of the group's busiest window so far
+   * (decayed): bursty identities such as CI runners have quiet hours and busy minutes, and a burst the
+   * size of their usual ones is not an anomaly whatever the hour.
+   */
+  peak_ratio: z.number().min(1).default(2),
+  /** Half-life of the busiest-window memory. */
+  peak_half_life: duration.default(14 * 86_400_000),
   /** Half-life of the base rate (slow drift is learned at this pace). */
   learn_half_life: duration.default(7 * 86_400_000),
   /** What is being counted, for the summary ("secret reads", "requests"). */
@@ -53,6 +61,9 @@ interface Group {
   signalled: number;
   signalledStrength: Strength;
   burstStart: number;
+  /** Busiest closed window (decayed) and when it was last updated. */
+  peak: number;
+  peakAt: number;
 }
 
 interface GroupJson {
@@ -64,6 +75,8 @@ interface GroupJson {
   n: number;
   st: Strength;
   b: number;
+  pk: number;
+  pa: number;
 }
 
 /**
@@ -88,6 +101,8 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
       signalled: 0,
       signalledStrength: 'none',
       burstStart: 0,
+      peak: 0,
+      peakAt: at,
     });
     const winsorCap = (g: Group, start: number): number => {
       const e = g.rate.expected(start);
@@ -108,6 +123,13 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
           // A flagged window only advances time; others are learned, capped so one burst cannot
           // drag the baseline up.
           grp.rate.observe(Math.min(count, winsorCap(grp, start)), start, flagged ? 0 : 1);
+          // The busiest window is remembered uncapped, flagged or not: once alerted on, a burst of
+          // that size is this identity's known behaviour.
+          if (count > 0) {
+            const decayed = grp.peak * Math.pow(2, -(start - grp.peakAt) / p.peak_half_life);
+            grp.peak = Math.max(count, decayed);
+            grp.peakAt = start;
+          }
         });
         grp.counter.add(t);
         grp.lastAt = t;
@@ -119,10 +141,19 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
         const exp = grp.rate.expected(t - p.window);
         const mean = Math.max(exp.mean, p.min_expected);
         const warm = t - grp.since >= p.warmup && exp.weight >= p.min_history;
+        const peak = grp.peak * Math.pow(2, -Math.max(0, t - grp.peakAt) / p.peak_half_life);
         let score = 0;
         let strength: Strength = 'none';
-        if (warm && observed >= p.min_ratio * mean) {
+        // An identity with history doing this for the first time, at volume, needs no baseline of
+        // its own: nothing of the kind is expected from it.
+        const identitySince = env.identities?.firstSeen(event.identity.key);
+        const newActivity =
+          !warm && t - grp.since < p.warmup && identitySince !== undefined && t - identitySince >= p.warmup;
+        if (warm && observed >= p.min_ratio * mean && observed > p.peak_ratio * peak) {
           score = -negBinomialUpperTailLog10(observed, mean, exp.dispersion);
+          strength = strengthOf(score, p);
+        } else if (newActivity) {
+          score = -negBinomialUpperTailLog10(observed, p.min_expected, 1e4);
           strength = strengthOf(score, p);
         }
         const guard = p.guardrail !== null && observed >= p.guardrail;
@@ -142,8 +173,10 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
         const usual = warm ? describeExpected(exp.mean, exp.dispersion) : 'unknown (still learning)';
         const w = windowText(p.window);
         const why = warm
-          ? `this identity usually makes ${usual} at this hour`
-          : `the absolute limit is ${p.guardrail ?? '?'} and its baseline is still being learned`;
+          ? `this identity usually makes ${usual} at this hour, and ${Math.round(peak)} in its busiest ${w} lately`
+          : newActivity
+            ? `it had not done this before in ${formatDuration(t - (identitySince ?? t))} of history`
+            : `the absolute limit is ${p.guardrail ?? '?'} and its baseline is still being learned`;
         emit(
           buildSignal(detector, event, groupKey, {
             score,
@@ -160,7 +193,9 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
               dispersion: Math.round(exp.dispersion * 100) / 100,
               seasonalFactor: Math.round(exp.factor * 100) / 100,
               baselineWindows: Math.round(exp.weight),
+              busiestWindow: Math.round(peak),
               warm,
+              ...(newActivity ? { newActivity: true } : {}),
               ...(guard ? { guardrail: p.guardrail } : {}),
             },
           }),
@@ -180,6 +215,8 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
           n: g.signalled,
           st: g.signalledStrength,
           b: g.burstStart,
+          pk: g.peak,
+          pa: g.peakAt,
         })),
       restore(state) {
         table.restore(state as { sweep: number; groups: [string, GroupJson][] }, (j) => ({
@@ -191,6 +228,8 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
           signalled: j.n,
           signalledStrength: j.st,
           burstStart: j.b,
+          peak: j.pk,
+          peakAt: j.pa,
         }));
       },
     };

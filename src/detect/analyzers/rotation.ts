@@ -11,7 +11,10 @@ import { GroupTable } from './common.js';
 const params = z.strictObject({
   /** `overdue`: a rotation-managed path went too long without a rotation; `failure`: a rotation call failed. */
   mode: z.enum(['overdue', 'failure']),
-  /** For `max_age: auto` policies: overdue after this multiple of the path's usual interval. */
+  /**
+   * For `max_age: auto` policies: overdue after the usual interval plus its jitter (4 σ, at least a
+   * fifth of the interval), and at the latest after this multiple of it.
+   */
   auto_factor: z.number().min(1.1).default(2.5),
   /** For `max_age: auto` policies: rotations seen before the cadence is trusted. */
   auto_min_rotations: z.number().int().min(2).default(3),
@@ -62,7 +65,10 @@ export const rotationAnalyzer: Analyzer<Params> = {
       if (!policy) return undefined;
       if (policy.maxAgeMs !== null) return policy.maxAgeMs;
       if (s.rotations < p.auto_min_rotations || s.intervals.mean <= 0) return undefined;
-      return s.intervals.mean * p.auto_factor;
+      // A job's own rhythm: its usual interval plus a margin for its jitter (4 σ, at least a
+      // fifth of the interval), capped at auto_factor × the interval.
+      const mean = s.intervals.mean;
+      return Math.min(mean * p.auto_factor, mean + Math.max(4 * s.intervals.stddev, 0.2 * mean));
     };
 
     const base = (

@@ -163,7 +163,7 @@ describe('rotation', () => {
     const { signals: late } = run(['rotation-overdue'], events, { env: policies, until: T0 + 8 * DAY });
     expect(late).toHaveLength(1);
     expect(late[0]?.summary).toMatch(
-      /database\/rotate-role\/app has not been rotated for 2d13h.*the limit is 2d12h and it is usually rotated every 1d/,
+      /database\/rotate-role\/app has not been rotated for 1d5h48m.*the limit is 1d4h48m and it is usually rotated every 1d/,
     );
     expect(late[0]?.evidence).toMatchObject({ meanTimeToRotate: '1d', policy: 'db' });
 
@@ -211,6 +211,26 @@ describe('rotation', () => {
     expect(
       run(['rotation-overdue'], [write], { env: fixed, until: T0 + 31 * DAY + 2 * HOUR }).signals,
     ).toHaveLength(1);
+  });
+});
+
+describe('routine changes', () => {
+  it('alert for the first policy writes of an identity, then become weak signals', () => {
+    const write = (i: number) =>
+      eventFromSpec(
+        {
+          operation: 'update',
+          path: `sys/policies/acl/team-${i}`,
+          identity: { entity_id: 'tf', display_name: 'terraform', policies: ['platform'] },
+        },
+        T0 + i * HOUR,
+      );
+    const { signals } = run(['policy-changed'], [0, 1, 2, 3, 4].map(write));
+    expect(signals.map((s) => Boolean(s.weak))).toEqual([false, false, false, true, true]);
+    expect(signals[4]?.evidence).toMatchObject({
+      earlierHits: 4,
+      expected: 'routine for this identity (4 earlier)',
+    });
   });
 });
 
