@@ -142,7 +142,7 @@ export class Pipeline {
       if (peek) {
         this.counters.entries++;
         if (this.watermark === undefined || peek.time > this.watermark) this.advance(peek.time);
-        const event = this.pairer.pushRawRequest(peek.id, peek.time, Buffer.from(record.line), record.origin);
+        const event = this.pairer.pushRawRequest(peek.id, peek.time, record.line, record.origin);
         if (event) this.handleEvent(event);
         continue;
       }
@@ -158,6 +158,8 @@ export class Pipeline {
       const event = this.pairer.push(parsed.entry);
       if (event) this.handleEvent(event);
     }
+    // Record lines are views into the source's read buffer, which it reuses after this step.
+    this.pairer.detach();
   }
 
   /** Run one already-normalised event (detector tests, simulations). */

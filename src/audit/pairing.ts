@@ -106,19 +106,24 @@ export class Pairer {
 
   /** Set by the pipeline: where kept request lines that fail to parse go (dead letter). */
   onInvalid: InvalidRequest = () => {};
+  /** Raw requests whose line is still a view into the source's read buffer (see detach). */
+  private views: RawRequest[] = [];
 
   constructor(private readonly options: PairerOptions = DEFAULT_PAIRER_OPTIONS) {}
 
   /**
    * A request entry recognised without parsing (see peekRequest): kept raw, since its response
-   * normally carries everything; parsed only if the response never comes. `raw` must be a copy.
+   * normally carries everything; parsed only if the response never comes. `raw` may be a view into
+   * a reused read buffer: call `detach()` before that buffer is reused.
    */
   pushRawRequest(id: string, time: number, raw: Buffer, origin: string): AccessEvent | undefined {
     if (this.done.has(id) || this.pending.has(id)) {
       this.stats.duplicates++;
       return undefined;
     }
-    this.pending.set(id, { raw, origin, time, requestId: id });
+    const waiting: RawRequest = { raw, origin, time, requestId: id };
+    this.views.push(waiting);
+    this.pending.set(id, waiting);
     this.pendingOrder.push(id, time);
     return this.pending.size > this.options.maxPending ? this.evictOldest() : undefined;
   }
@@ -158,6 +163,15 @@ export class Pairer {
     }
     this.stats.responseOnly++;
     return toAccessEvent(undefined, entry);
+  }
+
+  /**
+   * Copy the lines of requests still waiting out of the source's buffer. Most requests meet their
+   * response within the same batch and are never copied; the rest must not pin the read buffer.
+   */
+  detach(): void {
+    for (const w of this.views) if (this.pending.get(w.requestId) === w) w.raw = Buffer.from(w.raw);
+    this.views.length = 0;
   }
 
   /** Account for requests older than the timeout at `watermark` (event time), oldest first. */

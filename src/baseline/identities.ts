@@ -15,51 +15,46 @@ export interface IdentityRegistrySnapshot {
   sweep: number;
 }
 
+interface Seen {
+  first: number;
+  last: number;
+}
+
 export class IdentityRegistry implements IdentityHistory {
-  private readonly first = new Map<string, number>();
-  private readonly last = new Map<string, number>();
+  private readonly seen = new Map<string, Seen>();
   private lastSweep = 0;
 
   constructor(private readonly retentionMs = 90 * 86_400_000) {}
 
   observe(key: string, at: number): void {
-    const first = this.first.get(key);
-    if (first === undefined || at < first) this.first.set(key, at);
-    const last = this.last.get(key);
-    if (last === undefined || at > last) this.last.set(key, at);
+    const s = this.seen.get(key);
+    if (s === undefined) this.seen.set(key, { first: at, last: at });
+    else if (at > s.last) s.last = at;
+    else if (at < s.first) s.first = at;
   }
 
   firstSeen(key: string): number | undefined {
-    return this.first.get(key);
+    return this.seen.get(key)?.first;
   }
 
   get size(): number {
-    return this.first.size;
+    return this.seen.size;
   }
 
   /** Forget identities idle past the retention (at most once an hour of event time). */
   sweep(now: number): void {
     if (now - this.lastSweep < 3_600_000) return;
     this.lastSweep = now;
-    for (const [key, last] of this.last) {
-      if (last < now - this.retentionMs) {
-        this.last.delete(key);
-        this.first.delete(key);
-      }
-    }
+    for (const [key, s] of this.seen) if (s.last < now - this.retentionMs) this.seen.delete(key);
   }
 
   snapshot(): IdentityRegistrySnapshot {
-    return { ids: [...this.first].map(([k, f]) => [k, f, this.last.get(k) ?? f]), sweep: this.lastSweep };
+    return { ids: [...this.seen].map(([k, s]) => [k, s.first, s.last]), sweep: this.lastSweep };
   }
 
-  restore(s: IdentityRegistrySnapshot): void {
-    this.first.clear();
-    this.last.clear();
-    for (const [k, f, l] of s.ids) {
-      this.first.set(k, f);
-      this.last.set(k, l);
-    }
-    this.lastSweep = s.sweep;
+  restore(snapshot: IdentityRegistrySnapshot): void {
+    this.seen.clear();
+    for (const [k, first, last] of snapshot.ids) this.seen.set(k, { first, last });
+    this.lastSweep = snapshot.sweep;
   }
 }

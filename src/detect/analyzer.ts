@@ -25,6 +25,10 @@ export interface Detector {
   /** Analyzer type and its validated parameters. */
   analyzer: { type: string; params: unknown };
   matches: EventPredicate;
+  /** The kinds and operations the match filter allows (undefined: any); lets the engine skip it cheaply. */
+  kinds?: ReadonlySet<string>;
+  operations?: ReadonlySet<string>;
+  outcomes?: ReadonlySet<string>;
   excluded?: EventPredicate;
   groupKey(event: AccessEvent): string;
   tests: DetectorTest[];

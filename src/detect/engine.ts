@@ -24,6 +24,13 @@ export class DetectionEngine {
   private readonly observers: Running[];
   private readonly tickers: Running[];
   private readonly listeners: Running[];
+  /**
+   * Detectors that can match a given kind, operation and outcome (the cheap parts of their filters),
+   * computed on first use: most events skip most detectors without calling their predicates.
+   */
+  private readonly candidates = new Map<string, Running[]>();
+  private lastEmit: Emit | undefined;
+  private lastWrapped: Emit | undefined;
   readonly signalCounts = new Map<string, number>();
 
   constructor(
@@ -46,7 +53,19 @@ export class DetectionEngine {
   process(event: AccessEvent, emit: Emit): void {
     const out = this.wrap(emit);
     for (const r of this.observers) r.runtime.observeAll?.(event);
-    for (const { detector, runtime } of this.onEvent) {
+    // Kinds and outcomes are closed sets; operations come from the input, hence the bound.
+    const key = event.operation.length <= 16 ? `${event.kind}|${event.outcome}|${event.operation}` : '';
+    let candidates = key ? this.candidates.get(key) : undefined;
+    if (!candidates) {
+      candidates = this.onEvent.filter(
+        ({ detector: d }) =>
+          (!d.kinds || d.kinds.has(event.kind)) &&
+          (!d.operations || d.operations.has(event.operation)) &&
+          (!d.outcomes || d.outcomes.has(event.outcome)),
+      );
+      if (key && this.candidates.size < 4096) this.candidates.set(key, candidates);
+    }
+    for (const { detector, runtime } of candidates) {
       if (!detector.matches(event)) continue;
       if (detector.excluded?.(event)) continue;
       runtime.onEvent?.(event, detector.groupKey(event), out);
@@ -89,6 +108,7 @@ export class DetectionEngine {
   }
 
   private wrap(emit: Emit): Emit {
+    if (emit === this.lastEmit && this.lastWrapped) return this.lastWrapped;
     const deliver = (signal: Signal): void => {
       this.signalCounts.set(signal.detector, (this.signalCounts.get(signal.detector) ?? 0) + 1);
       if (signal.weak) {
@@ -98,6 +118,8 @@ export class DetectionEngine {
       }
       emit(signal);
     };
+    this.lastEmit = emit;
+    this.lastWrapped = deliver;
     return deliver;
   }
 }

@@ -214,7 +214,14 @@ export abstract class Actor implements Producer {
     });
   }
 
-  protected deniedRead(t: number, s: Session, path: string, remote: string, headers: string, op = 'read'): void {
+  protected deniedRead(
+    t: number,
+    s: Session,
+    path: string,
+    remote: string,
+    headers: string,
+    op = 'read',
+  ): void {
     this.emit({
       t,
       latency: 'denied',
@@ -231,7 +238,13 @@ export abstract class Actor implements Producer {
     });
   }
 
-  protected tokenCall(t: number, s: Session, what: 'lookup-self' | 'renew-self' | 'revoke-self', remote: string, headers: string): void {
+  protected tokenCall(
+    t: number,
+    s: Session,
+    what: 'lookup-self' | 'renew-self' | 'revoke-self',
+    remote: string,
+    headers: string,
+  ): void {
     this.emit({
       t,
       latency: what === 'lookup-self' ? 'lookup' : 'tokenCreate',
@@ -418,7 +431,8 @@ export class ServiceActor extends Actor {
     let f = 1 + this.traits.amplitude * Math.cos((2 * Math.PI * (h - this.traits.peakHour)) / 24);
     if (weekend) f *= this.traits.weekendFactor;
     if (w.isHoliday(mid)) f *= 0.75;
-    if (this.traits.growthPerWeek > 0) f *= Math.pow(1 + this.traits.growthPerWeek, Math.max(0, t - w.warmupEnd) / WEEK);
+    if (this.traits.growthPerWeek > 0)
+      f *= Math.pow(1 + this.traits.growthPerWeek, Math.max(0, t - w.warmupEnd) / WEEK);
     const day = Math.floor((t - w.start) / DAY);
     if (day !== this.dayNoiseDay) {
       this.dayNoiseDay = day;
@@ -443,7 +457,8 @@ export class ServiceActor extends Actor {
       // Keep the random stream position independent of how long the suppression lasts.
       return;
     }
-    if (this.scaleUp && this.scaleUp.at >= h0 && this.scaleUp.at < h1) this.doScaleUp(this.scaleUp.at, this.scaleUp.to);
+    if (this.scaleUp && this.scaleUp.at >= h0 && this.scaleUp.at < h1)
+      this.doScaleUp(this.scaleUp.at, this.scaleUp.to);
     if (this.nextDeploy >= h0 && this.nextDeploy < h1) {
       this.deploy(this.nextDeploy);
       this.nextDeploy = this.drawDeploy(this.nextDeploy);
@@ -482,7 +497,9 @@ export class ServiceActor extends Actor {
             mount: w.mounts.transit,
             remote,
             headers: tr.headers,
-            reqData: enc ? `{"plaintext":"${w.hmac.fresh(this.rng)}"}` : `{"ciphertext":"${w.hmac.fresh(this.rng)}"}`,
+            reqData: enc
+              ? `{"plaintext":"${w.hmac.fresh(this.rng)}"}`
+              : `{"ciphertext":"${w.hmac.fresh(this.rng)}"}`,
             respBody: enc
               ? `"data":{"ciphertext":"${w.hmac.fresh(this.rng)}","key_version":1}`
               : `"data":{"plaintext":"${w.hmac.fresh(this.rng)}"}`,
@@ -587,10 +604,16 @@ export class ServiceActor extends Actor {
       at,
       identity: this.label.id,
       ...(this.entityId ? { entityId: this.entityId } : {}),
-      description: `rolling deploy of ${this.traits.name}: ${this.replicas.length} replicas moved within ${cidr(this.traits.net)}` +
+      description:
+        `rolling deploy of ${this.traits.name}: ${this.replicas.length} replicas moved within ${cidr(this.traits.net)}` +
         (badToken ? `, ${badToken} calls with a revoked token` : '') +
         (newPath ? `, now reads secret/data/${newPath}` : ''),
-      details: { from, to, badTokenCalls: badToken, ...(newPath ? { newPath: `secret/data/${newPath}` } : {}) },
+      details: {
+        from,
+        to,
+        badTokenCalls: badToken,
+        ...(newPath ? { newPath: `secret/data/${newPath}` } : {}),
+      },
     });
   }
 
@@ -617,7 +640,15 @@ export class ServiceActor extends Actor {
   }
 }
 
-const NEW_SECRET_NAMES = ['feature-flags', 'oauth-client', 'kafka', 'sentry-dsn', 'elastic', 'slack-webhook', 'signing-key'];
+const NEW_SECRET_NAMES = [
+  'feature-flags',
+  'oauth-client',
+  'kafka',
+  'sentry-dsn',
+  'elastic',
+  'slack-webhook',
+  'signing-key',
+];
 
 function leaseId(rng: Rng): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -728,7 +759,14 @@ export class CiActor extends Actor {
     const remote = host(pool, this.rng.int(10, 250));
     const s = this.issue(t0, this.rng);
     this.sessions.add(t0, s);
-    emitLogin(w, this.index, -1, { kind: 'jwt', t: t0, remote, headers: HEADERS.ciAction, session: s, role: this.jwtRole });
+    emitLogin(w, this.index, -1, {
+      kind: 'jwt',
+      t: t0,
+      remote,
+      headers: HEADERS.ciAction,
+      session: s,
+      role: this.jwtRole,
+    });
     const jobs = this.rng.int(2, 4);
     const span = this.rng.uniform(20, 58) * SECOND;
     let last = t0;
@@ -759,9 +797,36 @@ export class CiActor extends Actor {
   }
 }
 
-const CI_SECRETS = ['github-token', 'npm-token', 'docker-registry', 'signing-key', 'slack-webhook', 'api-key', 's3', 'datadog', 'sentry-dsn', 'config', 'kubeconfig', 'sonar-token', 'codecov-token'];
+const CI_SECRETS = [
+  'github-token',
+  'npm-token',
+  'docker-registry',
+  'signing-key',
+  'slack-webhook',
+  'api-key',
+  's3',
+  'datadog',
+  'sentry-dsn',
+  'config',
+  'kubeconfig',
+  'sonar-token',
+  'codecov-token',
+];
 const CI_ENVS = ['prod', 'staging', 'dev', 'test'];
-const REPO_WORDS = ['app', 'service', 'infra', 'terraform', 'frontend', 'backend', 'lib', 'tools', 'deploy', 'mobile', 'docs', 'jobs'];
+const REPO_WORDS = [
+  'app',
+  'service',
+  'infra',
+  'terraform',
+  'frontend',
+  'backend',
+  'lib',
+  'tools',
+  'deploy',
+  'mobile',
+  'docs',
+  'jobs',
+];
 
 export function newRepo(w: World, team: string, rng: Rng, n: number): Repo {
   const name = `${team}-${rng.pick(REPO_WORDS)}${n > 0 ? `-${n + 1}` : ''}`;
@@ -833,7 +898,14 @@ export class BatchActor extends Actor {
     const remote = this.usualAddress();
     const s = this.issue(t0, this.rng);
     this.sessions.add(t0, s);
-    emitLogin(w, this.index, -1, { kind: 'approle', t: t0, remote, headers: HEADERS.pythonHvac, session: s, role: this.job });
+    emitLogin(w, this.index, -1, {
+      kind: 'approle',
+      t: t0,
+      remote,
+      headers: HEADERS.pythonHvac,
+      session: s,
+      role: this.job,
+    });
     let t = t0 + 0.3 * SECOND;
     for (const p of this.paths) {
       t += this.rng.uniform(0.05, 0.6) * SECOND;
@@ -857,12 +929,24 @@ export class BatchActor extends Actor {
     }
     const duration = this.rng.uniform(5, 40) * MINUTE;
     const extra = this.rng.poisson(duration / MINUTE / 5);
-    for (let i = 0; i < extra; i++) this.kvRead(t + this.rng.next() * duration, s, this.pickPath(), remote, HEADERS.pythonHvac);
+    for (let i = 0; i < extra; i++)
+      this.kvRead(t + this.rng.next() * duration, s, this.pickPath(), remote, HEADERS.pythonHvac);
     const end = t + duration;
     if (this.writesResult) {
       const logical = `${this.team}/batch/${this.job}/last-run`;
       const { reqData, respBody } = w.kv.write(logical);
-      this.emit({ t: end, latency: 'kvWrite', caller: s.caller, op: 'update', path: w.kv.dataPath(logical), mount: w.mounts.kv, remote, headers: HEADERS.pythonHvac, reqData, respBody });
+      this.emit({
+        t: end,
+        latency: 'kvWrite',
+        caller: s.caller,
+        op: 'update',
+        path: w.kv.dataPath(logical),
+        mount: w.mounts.kv,
+        remote,
+        headers: HEADERS.pythonHvac,
+        reqData,
+        respBody,
+      });
     }
     this.tokenCall(end + 0.5 * SECOND, s, 'revoke-self', remote, HEADERS.pythonHvac);
   }
@@ -940,16 +1024,53 @@ export class RotationActor extends Actor {
     const remote = this.usualAddress();
     const s = this.issue(t0, this.rng);
     this.sessions.add(t0, s);
-    emitLogin(w, this.index, -1, { kind: 'approle', t: t0, remote, headers: HEADERS.goSdk, session: s, role: this.job });
+    emitLogin(w, this.index, -1, {
+      kind: 'approle',
+      t: t0,
+      remote,
+      headers: HEADERS.goSdk,
+      session: s,
+      role: this.job,
+    });
     let t = t0 + this.rng.uniform(0.2, 1) * SECOND;
-    this.emit({ t, latency: 'dbRotate', caller: s.caller, op: 'update', path: `database/rotate-role/${this.dbRole}`, mount: w.mounts.database, remote, headers: HEADERS.goSdk });
+    this.emit({
+      t,
+      latency: 'dbRotate',
+      caller: s.caller,
+      op: 'update',
+      path: `database/rotate-role/${this.dbRole}`,
+      mount: w.mounts.database,
+      remote,
+      headers: HEADERS.goSdk,
+    });
     for (const r of this.rotated) {
       if ((day - r.phaseDays) % r.periodDays !== 0) continue;
       t += this.rng.uniform(0.3, 1.5) * SECOND;
-      this.emit({ t, latency: 'kvRead', caller: s.caller, op: 'read', path: `secret/metadata/${r.logical}`, mount: w.mounts.kv, remote, headers: HEADERS.goSdk, respBody: w.kv.metadataBody(r.logical) });
+      this.emit({
+        t,
+        latency: 'kvRead',
+        caller: s.caller,
+        op: 'read',
+        path: `secret/metadata/${r.logical}`,
+        mount: w.mounts.kv,
+        remote,
+        headers: HEADERS.goSdk,
+        respBody: w.kv.metadataBody(r.logical),
+      });
       t += this.rng.uniform(0.1, 0.5) * SECOND;
       const { reqData, respBody } = w.kv.write(r.logical);
-      this.emit({ t, latency: 'kvWrite', caller: s.caller, op: 'update', path: `secret/data/${r.logical}`, mount: w.mounts.kv, remote, headers: HEADERS.goSdk, reqData, respBody });
+      this.emit({
+        t,
+        latency: 'kvWrite',
+        caller: s.caller,
+        op: 'update',
+        path: `secret/data/${r.logical}`,
+        mount: w.mounts.kv,
+        remote,
+        headers: HEADERS.goSdk,
+        reqData,
+        respBody,
+      });
     }
     this.tokenCall(t + 0.4 * SECOND, s, 'revoke-self', remote, HEADERS.goSdk);
   }
@@ -1013,7 +1134,10 @@ export class HumanActor extends Actor {
 
   private vpnAddress(t: number): string {
     const pools = this.vpnPools.filter((p) => p.from <= t);
-    const pool = pools.length > 1 && this.rng.chance(0.5) ? (pools[pools.length - 1] as { net: string }) : (pools[0] as { net: string });
+    const pool =
+      pools.length > 1 && this.rng.chance(0.5)
+        ? (pools[pools.length - 1] as { net: string })
+        : (pools[0] as { net: string });
     return host(pool.net, this.rng.int(10, 250));
   }
 
@@ -1036,16 +1160,35 @@ export class HumanActor extends Actor {
   }
 
   /** Log in (with the odd typo first); returns the session and when it is usable. */
-  loginAt(t: number, remote: string, scenario = -1, rng: Rng = this.rng): { session: Session; ready: number } {
+  loginAt(
+    t: number,
+    remote: string,
+    scenario = -1,
+    rng: Rng = this.rng,
+  ): { session: Session; ready: number } {
     const tr = this.traits;
     const headers = tr.method === 'oidc' || !tr.cli ? tr.browser : HEADERS.vaultCli;
     let at = t;
     if (tr.method !== 'oidc' && scenario < 0 && rng.chance(tr.typo)) {
-      emitLogin(this.world, scenario < 0 ? this.index : -1, scenario, { kind: tr.method, t: at, remote, headers, user: tr.user, failure: 'wrong_password' });
+      emitLogin(this.world, scenario < 0 ? this.index : -1, scenario, {
+        kind: tr.method,
+        t: at,
+        remote,
+        headers,
+        user: tr.user,
+        failure: 'wrong_password',
+      });
       at += rng.uniform(4, 25) * SECOND;
     }
     const session = this.issue(at, rng);
-    const done = emitLogin(this.world, scenario < 0 ? this.index : -1, scenario, { kind: tr.method, t: at, remote, headers, session, user: tr.user });
+    const done = emitLogin(this.world, scenario < 0 ? this.index : -1, scenario, {
+      kind: tr.method,
+      t: at,
+      remote,
+      headers,
+      session,
+      user: tr.user,
+    });
     return { session, ready: done + rng.uniform(0.5, 3) * SECOND };
   }
 
@@ -1089,7 +1232,8 @@ export class HumanActor extends Actor {
     const inOffice = !weekend && !holiday && officeDraw < tr.officeProb;
     const officeNet = tr.office2 && this.rng.chance(0.3) ? tr.office2 : tr.office;
     const switchAt = inOffice && switchDraw < 0.12 ? w.zone.at(mid, this.rng.uniform(13, 16.5)) : Infinity;
-    const addressAt = (t: number) => (inOffice && t < switchAt ? this.addr(officeNet) : this.vpnAddressCached(mid, t));
+    const addressAt = (t: number) =>
+      inOffice && t < switchAt ? this.addr(officeNet) : this.vpnAddressCached(mid, t);
 
     // Logins: on arrival, and again when the 8 h token runs out.
     let { session, ready } = this.loginAt(start, addressAt(start));
@@ -1171,7 +1315,17 @@ export class HumanActor extends Actor {
     });
     if (headers !== HEADERS.vaultCli) {
       at += this.rng.uniform(0.2, 1.5) * SECOND;
-      this.emit({ t: at, latency: 'list', caller: s.caller, op: 'list', path: `secret/metadata/${dir}`, mount: w.mounts.kv, remote, headers, respBody: w.kv.listBody(dir) });
+      this.emit({
+        t: at,
+        latency: 'list',
+        caller: s.caller,
+        op: 'list',
+        path: `secret/metadata/${dir}`,
+        mount: w.mounts.kv,
+        remote,
+        headers,
+        respBody: w.kv.listBody(dir),
+      });
     }
     const reads = headers === HEADERS.vaultCli ? 1 : this.rng.int(1, 3);
     for (let i = 0; i < reads; i++) {
@@ -1181,7 +1335,18 @@ export class HumanActor extends Actor {
     if (this.rng.chance(0.05)) {
       at += this.rng.uniform(10, 90) * SECOND;
       const { reqData, respBody } = w.kv.write(logical);
-      this.emit({ t: at, latency: 'kvWrite', caller: s.caller, op: 'update', path: w.kv.dataPath(logical), mount: w.mounts.kv, remote, headers, reqData, respBody });
+      this.emit({
+        t: at,
+        latency: 'kvWrite',
+        caller: s.caller,
+        op: 'update',
+        path: w.kv.dataPath(logical),
+        mount: w.mounts.kv,
+        remote,
+        headers,
+        reqData,
+        respBody,
+      });
     }
     if (this.otherDirs.length > 0 && this.rng.chance(0.025)) {
       at += this.rng.uniform(1, 20) * SECOND;
@@ -1196,13 +1361,24 @@ export class HumanActor extends Actor {
       let t = start + this.rng.next() * (end - start);
       const sysRead = (path: string, op = 'read') => {
         t += this.rng.uniform(1, 40) * SECOND;
-        this.emit({ t, latency: 'sys', caller: s.caller, op, path, mount: w.mounts.sys, remote: addressAt(t), headers, respBody: `"data":{"keys":["${w.hmac.of(path)}"]}` });
+        this.emit({
+          t,
+          latency: 'sys',
+          caller: s.caller,
+          op,
+          path,
+          mount: w.mounts.sys,
+          remote: addressAt(t),
+          headers,
+          respBody: `"data":{"keys":["${w.hmac.of(path)}"]}`,
+        });
       };
       sysRead('sys/mounts');
       if (this.rng.chance(0.5)) sysRead('sys/auth');
       sysRead('sys/policies/acl', 'list');
       const k = this.rng.int(0, 3);
-      for (let i = 0; i < k && this.adminPolicies.length; i++) sysRead(`sys/policies/acl/${this.rng.pick(this.adminPolicies)}`);
+      for (let i = 0; i < k && this.adminPolicies.length; i++)
+        sysRead(`sys/policies/acl/${this.rng.pick(this.adminPolicies)}`);
       if (this.rng.chance(0.15)) sysRead('sys/audit');
     }
     // Routine policy edits, roughly one every two weeks per admin.
@@ -1282,11 +1458,23 @@ export class MonitorActor extends Actor {
       this.next += this.periodMs;
     }
     while (this.canary && this.nextCanary < until) {
-      this.kvRead(Math.max(this.horizon, this.nextCanary + this.rng.normal(0, 0.5) * SECOND), this.session, this.canary, this.address, this.headers);
+      this.kvRead(
+        Math.max(this.horizon, this.nextCanary + this.rng.normal(0, 0.5) * SECOND),
+        this.session,
+        this.canary,
+        this.address,
+        this.headers,
+      );
       this.nextCanary += 5 * MINUTE;
     }
     while (this.nextRenew < until) {
-      this.tokenCall(Math.max(this.horizon, this.nextRenew), this.session, 'renew-self', this.address, this.headers);
+      this.tokenCall(
+        Math.max(this.horizon, this.nextRenew),
+        this.session,
+        'renew-self',
+        this.address,
+        this.headers,
+      );
       this.nextRenew += DAY;
     }
     this.horizon = until;

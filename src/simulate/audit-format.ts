@@ -54,10 +54,19 @@ export interface Mount {
   respFields: string;
 }
 
-export function mount(point: string, type: string, cls: 'secret' | 'auth' | undefined, accessorSuffix: string): Mount {
+export function mount(
+  point: string,
+  type: string,
+  cls: 'secret' | 'auth' | undefined,
+  accessorSuffix: string,
+): Mount {
   const accessor = `${type === 'kv' ? 'kv' : type === 'system' ? 'system' : type}_${accessorSuffix}`;
   const version =
-    type === 'kv' ? 'v0.20.0+builtin' : type === 'database' ? 'v1.18.1+builtin.vault' : 'v1.18.1+builtin.vault';
+    type === 'kv'
+      ? 'v0.20.0+builtin'
+      : type === 'database'
+        ? 'v1.18.1+builtin.vault'
+        : 'v1.18.1+builtin.vault';
   const clsField = cls ? `"mount_class":"${cls}",` : '';
   return {
     point,
@@ -114,11 +123,21 @@ const ANON_AUTH = bytes('{"token_type":"default"}');
 const QUOTE = bytes('"');
 
 /** The anonymous caller of a login request (no token). */
-export const LOGIN_CALLER: Caller = { authAllowed: ANON_AUTH, authDenied: ANON_AUTH, afterId: QUOTE, tokenFields: bytes('') };
+export const LOGIN_CALLER: Caller = {
+  authAllowed: ANON_AUTH,
+  authDenied: ANON_AUTH,
+  afterId: QUOTE,
+  tokenFields: bytes(''),
+};
 
 /** A caller whose token Vault could not resolve (expired, revoked, garbage). */
 export function badTokenCaller(clientTokenHmac: string): Caller {
-  return { authAllowed: ANON_AUTH, authDenied: ANON_AUTH, afterId: QUOTE, tokenFields: bytes(`"client_token":"${clientTokenHmac}",`) };
+  return {
+    authAllowed: ANON_AUTH,
+    authDenied: ANON_AUTH,
+    afterId: QUOTE,
+    tokenFields: bytes(`"client_token":"${clientTokenHmac}",`),
+  };
 }
 
 /**
@@ -172,7 +191,6 @@ export class Session implements Caller {
     this.issuedAt = spec.issuedAt;
     this.expiresAt = spec.issuedAt + spec.ttlSeconds * 1000;
   }
-
 
   get caller(): Caller {
     return this;

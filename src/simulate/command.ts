@@ -54,7 +54,8 @@ export function simOptionsFrom(opts: SimulateCommandOptions): Partial<SimOptions
   if (opts.timeZone !== undefined) o.timeZone = opts.timeZone;
   if (opts.scenarios !== undefined) o.scenarios = parseScenarioList(opts.scenarios);
   if (opts.flavor !== undefined) {
-    if (opts.flavor !== 'vault' && opts.flavor !== 'openbao') throw new Error(`--flavor: use vault or openbao`);
+    if (opts.flavor !== 'vault' && opts.flavor !== 'openbao')
+      throw new Error(`--flavor: use vault or openbao`);
     o.flavor = opts.flavor;
   }
   if (opts.namespace !== undefined && opts.namespace !== '') o.namespace = opts.namespace;

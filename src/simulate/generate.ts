@@ -48,7 +48,9 @@ export interface GenerateResult {
 
 /** Fill in defaults (warm-up: 7 days, or a third of shorter runs). */
 export function resolveSimOptions(o: Partial<SimOptions>): SimOptions {
-  const merged = { ...DEFAULT_SIM_OPTIONS, ...stripUndefined(o) } as Omit<SimOptions, 'warmupDays'> & { warmupDays?: number };
+  const merged = { ...DEFAULT_SIM_OPTIONS, ...stripUndefined(o) } as Omit<SimOptions, 'warmupDays'> & {
+    warmupDays?: number;
+  };
   const warmupDays = merged.warmupDays ?? Math.min(7, merged.days / 3);
   return { ...merged, warmupDays };
 }
@@ -63,9 +65,11 @@ export function validateSimOptions(o: SimOptions): string[] {
   const problems: string[] = [];
   if (!Number.isInteger(o.seed)) problems.push('seed must be an integer');
   if (!(o.days > 0 && o.days <= 366)) problems.push('days must be in (0, 366]');
-  if (!(Number.isInteger(o.identities) && o.identities >= 1 && o.identities <= 100_000)) problems.push('identities must be an integer in [1, 100000]');
+  if (!(Number.isInteger(o.identities) && o.identities >= 1 && o.identities <= 100_000))
+    problems.push('identities must be an integer in [1, 100000]');
   if (!(o.intensity >= 0 && o.intensity <= 1)) problems.push('intensity must be in [0, 1]');
-  if (!(Number.isInteger(o.perKind) && o.perKind >= 0 && o.perKind <= 100)) problems.push('instances per scenario kind must be an integer in [0, 100]');
+  if (!(Number.isInteger(o.perKind) && o.perKind >= 0 && o.perKind <= 100))
+    problems.push('instances per scenario kind must be an integer in [0, 100]');
   if (!(o.warmupDays >= 0 && o.warmupDays < o.days)) problems.push('warm-up must be shorter than the run');
   if (Number.isNaN(o.start)) problems.push('start is not a date');
   try {
@@ -73,7 +77,8 @@ export function validateSimOptions(o: SimOptions): string[] {
   } catch {
     problems.push(`unknown time zone "${o.timeZone}"`);
   }
-  for (const k of o.scenarios) if (!(SCENARIO_KINDS as readonly string[]).includes(k)) problems.push(`unknown scenario kind "${k}"`);
+  for (const k of o.scenarios)
+    if (!(SCENARIO_KINDS as readonly string[]).includes(k)) problems.push(`unknown scenario kind "${k}"`);
   if (o.flavor !== 'vault' && o.flavor !== 'openbao') problems.push('flavor must be vault or openbao');
   return problems;
 }
@@ -83,9 +88,13 @@ export function parseScenarioList(text: string): ScenarioKind[] {
   const t = text.trim();
   if (t === 'all') return [...SCENARIO_KINDS];
   if (t === 'none' || t === '') return [];
-  const kinds = t.split(',').map((s) => s.trim().replace(/-/g, '_')).filter(Boolean);
+  const kinds = t
+    .split(',')
+    .map((s) => s.trim().replace(/-/g, '_'))
+    .filter(Boolean);
   const bad = kinds.filter((k) => !(SCENARIO_KINDS as readonly string[]).includes(k));
-  if (bad.length) throw new Error(`unknown scenario kind(s): ${bad.join(', ')} (known: ${SCENARIO_KINDS.join(', ')})`);
+  if (bad.length)
+    throw new Error(`unknown scenario kind(s): ${bad.join(', ')} (known: ${SCENARIO_KINDS.join(', ')})`);
   return kinds as ScenarioKind[];
 }
 
@@ -176,7 +185,8 @@ class ResponseHeap {
 }
 
 /** Response of `x` is written before the response of `y`. */
-const before = (x: Access, y: Access) => x.t + x.lat < y.t + y.lat || (x.t + x.lat === y.t + y.lat && x.seq < y.seq);
+const before = (x: Access, y: Access) =>
+  x.t + x.lat < y.t + y.lat || (x.t + x.lat === y.t + y.lat && x.seq < y.seq);
 /** Requests in time order, ties in generation order. */
 const byRequestTime = (x: Access, y: Access) => x.t - y.t || x.seq - y.seq;
 
@@ -190,7 +200,8 @@ function sortByRequestTime(ready: Access[], floorUs: number): Access[] {
   const n = ready.length;
   let span = 0;
   for (const a of ready) span = Math.max(span, a.t - floorUs);
-  if (n >= 1 << 20 || span >= 2 ** 32 || ready.some((a) => a.t < floorUs)) return ready.slice().sort(byRequestTime);
+  if (n >= 1 << 20 || span >= 2 ** 32 || ready.some((a) => a.t < floorUs))
+    return ready.slice().sort(byRequestTime);
   const keys = new Float64Array(n);
   for (let i = 0; i < n; i++) keys[i] = ((ready[i] as Access).t - floorUs) * 1048576 + i;
   keys.sort();
@@ -228,7 +239,7 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
   let nextProgress = world.start;
   const endUs = world.end * 1000;
   try {
-    for (let t = world.start; t < world.end; ) {
+    for (let t = world.start; t < world.end;) {
       const until = Math.min(t + HOUR, world.end);
       const untilUs = until * 1000;
       const last = until >= world.end;
@@ -335,7 +346,13 @@ export async function generate(opts: GenerateOptions): Promise<GenerateResult> {
       return { ...s.label, ...span, ...addresses, events: world.scenarioCounts[s.index] ?? 0 };
     }),
     benignEvents: world.benign.slice().sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)),
-    stats: { lines, accesses, benignAccesses: accesses - attackAccesses, attackAccesses, bytes: output.bytes },
+    stats: {
+      lines,
+      accesses,
+      benignAccesses: accesses - attackAccesses,
+      attackAccesses,
+      bytes: output.bytes,
+    },
   };
   const labelsPath = labelsPathFor(out);
   writeFileSync(labelsPath, JSON.stringify(labels, null, 1) + '\n');

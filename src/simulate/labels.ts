@@ -120,7 +120,11 @@ export const EXPECTED_FAMILIES: Record<ScenarioKind, Family[]> = {
 };
 
 /** Kinds with no actor in the log (or a whole-stream effect): related by detector family instead. */
-export const FAMILY_MATCHED_KINDS: ReadonlySet<ScenarioKind> = new Set(['stream_silence', 'audit_disabled', 'stopped_rotation']);
+export const FAMILY_MATCHED_KINDS: ReadonlySet<ScenarioKind> = new Set([
+  'stream_silence',
+  'audit_disabled',
+  'stopped_rotation',
+]);
 
 export function labelsPathFor(output: string): string {
   return `${output}.labels.json`;

@@ -18,31 +18,189 @@ import { DAY, HOUR, iso } from './time.js';
 import { cidr, type World } from './world.js';
 
 const TEAMS = [
-  'payments', 'checkout', 'search', 'billing', 'identity', 'inventory', 'shipping', 'analytics', 'marketing',
-  'platform', 'data', 'mobile', 'fraud', 'ledger', 'notifications', 'catalog', 'pricing', 'support', 'risk', 'web',
+  'payments',
+  'checkout',
+  'search',
+  'billing',
+  'identity',
+  'inventory',
+  'shipping',
+  'analytics',
+  'marketing',
+  'platform',
+  'data',
+  'mobile',
+  'fraud',
+  'ledger',
+  'notifications',
+  'catalog',
+  'pricing',
+  'support',
+  'risk',
+  'web',
 ];
 const COMPONENTS = [
-  'api', 'worker', 'web', 'gateway', 'scheduler', 'consumer', 'indexer', 'sync', 'cache', 'auth', 'reports',
-  'exporter', 'importer', 'notifier', 'engine', 'router', 'graphql', 'ingest', 'admin', 'webhooks',
+  'api',
+  'worker',
+  'web',
+  'gateway',
+  'scheduler',
+  'consumer',
+  'indexer',
+  'sync',
+  'cache',
+  'auth',
+  'reports',
+  'exporter',
+  'importer',
+  'notifier',
+  'engine',
+  'router',
+  'graphql',
+  'ingest',
+  'admin',
+  'webhooks',
 ];
 const SERVICE_SECRETS = [
-  'db', 'postgres', 'mysql', 'redis', 'api-key', 'stripe', 'smtp', 'jwt-signing', 's3', 'kafka', 'oauth-client',
-  'tls', 'config', 'sentry-dsn', 'datadog', 'elastic',
+  'db',
+  'postgres',
+  'mysql',
+  'redis',
+  'api-key',
+  'stripe',
+  'smtp',
+  'jwt-signing',
+  's3',
+  'kafka',
+  'oauth-client',
+  'tls',
+  'config',
+  'sentry-dsn',
+  'datadog',
+  'elastic',
 ];
-const SHARED_SECRETS = ['kafka', 'smtp', 'datadog', 'sentry-dsn', 's3', 'slack-webhook', 'signing-key', 'elastic'];
-const BATCH_WORDS = ['nightly-report', 'etl', 'backup', 'reindex', 'cleanup', 'sync', 'billing-run', 'export', 'aggregate', 'archive'];
+const SHARED_SECRETS = [
+  'kafka',
+  'smtp',
+  'datadog',
+  'sentry-dsn',
+  's3',
+  'slack-webhook',
+  'signing-key',
+  'elastic',
+];
+const BATCH_WORDS = [
+  'nightly-report',
+  'etl',
+  'backup',
+  'reindex',
+  'cleanup',
+  'sync',
+  'billing-run',
+  'export',
+  'aggregate',
+  'archive',
+];
 const FIRST = [
-  'anna', 'ben', 'clara', 'david', 'eva', 'felix', 'greta', 'hannah', 'ivan', 'julia', 'karl', 'lena', 'max', 'nina',
-  'oscar', 'paula', 'quentin', 'rosa', 'sven', 'tara', 'uwe', 'vera', 'wim', 'xenia', 'yusuf', 'zoe', 'amir', 'bea',
-  'chen', 'dana', 'emil', 'fatima', 'george', 'hugo', 'ines', 'jonas', 'kim', 'lars', 'mia', 'noah',
+  'anna',
+  'ben',
+  'clara',
+  'david',
+  'eva',
+  'felix',
+  'greta',
+  'hannah',
+  'ivan',
+  'julia',
+  'karl',
+  'lena',
+  'max',
+  'nina',
+  'oscar',
+  'paula',
+  'quentin',
+  'rosa',
+  'sven',
+  'tara',
+  'uwe',
+  'vera',
+  'wim',
+  'xenia',
+  'yusuf',
+  'zoe',
+  'amir',
+  'bea',
+  'chen',
+  'dana',
+  'emil',
+  'fatima',
+  'george',
+  'hugo',
+  'ines',
+  'jonas',
+  'kim',
+  'lars',
+  'mia',
+  'noah',
 ];
 const LAST = [
-  'schmidt', 'mueller', 'schneider', 'fischer', 'weber', 'meyer', 'wagner', 'becker', 'schulz', 'hoffmann', 'koch',
-  'richter', 'klein', 'wolf', 'neumann', 'schwarz', 'braun', 'zimmermann', 'krueger', 'hartmann', 'lange', 'werner',
-  'krause', 'lehmann', 'koehler', 'walter', 'maier', 'kaiser', 'fuchs', 'peters', 'lang', 'scholz', 'jung', 'moeller',
-  'garcia', 'rossi', 'nowak', 'kowalski', 'silva', 'jensen', 'novak', 'dubois', 'smith', 'jones', 'tanaka', 'kim',
+  'schmidt',
+  'mueller',
+  'schneider',
+  'fischer',
+  'weber',
+  'meyer',
+  'wagner',
+  'becker',
+  'schulz',
+  'hoffmann',
+  'koch',
+  'richter',
+  'klein',
+  'wolf',
+  'neumann',
+  'schwarz',
+  'braun',
+  'zimmermann',
+  'krueger',
+  'hartmann',
+  'lange',
+  'werner',
+  'krause',
+  'lehmann',
+  'koehler',
+  'walter',
+  'maier',
+  'kaiser',
+  'fuchs',
+  'peters',
+  'lang',
+  'scholz',
+  'jung',
+  'moeller',
+  'garcia',
+  'rossi',
+  'nowak',
+  'kowalski',
+  'silva',
+  'jensen',
+  'novak',
+  'dubois',
+  'smith',
+  'jones',
+  'tanaka',
+  'kim',
 ];
-const MONITORS = ['prometheus-vault', 'uptime-probe', 'datadog-agent', 'blackbox-exporter', 'nagios', 'zabbix-agent', 'grafana-agent', 'telegraf'];
+const MONITORS = [
+  'prometheus-vault',
+  'uptime-probe',
+  'datadog-agent',
+  'blackbox-exporter',
+  'nagios',
+  'zabbix-agent',
+  'grafana-agent',
+  'telegraf',
+];
 
 export interface Team {
   name: string;
@@ -67,9 +225,20 @@ export interface Population {
 }
 
 export function roleCounts(n: number): Record<Role, number> {
-  const frac: Record<Role, number> = { service: 0.45, ci: 0.07, batch: 0.1, rotation: 0.04, human: 0.28, admin: 0.03, monitor: 0.03 };
+  const frac: Record<Role, number> = {
+    service: 0.45,
+    ci: 0.07,
+    batch: 0.1,
+    rotation: 0.04,
+    human: 0.28,
+    admin: 0.03,
+    monitor: 0.03,
+  };
   const order: Role[] = ['service', 'human', 'monitor', 'rotation', 'admin', 'ci', 'batch'];
-  const counts = { service: 0, ci: 0, batch: 0, rotation: 0, human: 0, admin: 0, monitor: 0 } as Record<Role, number>;
+  const counts = { service: 0, ci: 0, batch: 0, rotation: 0, human: 0, admin: 0, monitor: 0 } as Record<
+    Role,
+    number
+  >;
   if (n < order.length) {
     for (let i = 0; i < n; i++) counts[order[i] as Role]++;
     return counts;
@@ -141,7 +310,8 @@ export function buildPopulation(world: World): Population {
       team.shared.push(`${team.name}/shared/${s}`);
     }
     const legacy = rng.int(5, 15);
-    for (let i = 0; i < legacy; i++) addPath(team, `${team.name}/legacy/${rng.pick(SERVICE_SECRETS)}-${i + 1}`);
+    for (let i = 0; i < legacy; i++)
+      addPath(team, `${team.name}/legacy/${rng.pick(SERVICE_SECRETS)}-${i + 1}`);
   }
 
   // Services --------------------------------------------------------------------------------------
@@ -152,10 +322,13 @@ export function buildPopulation(world: World): Population {
     const r = idRng(index);
     const team = teams[i % teams.length] as Team;
     let name = `${team.name}-${r.pick(COMPONENTS)}`;
-    for (let k = 2; usedNames.has(name); k++) name = `${team.name}-${r.pick(COMPONENTS)}${k > 4 ? `-${k}` : ''}`;
+    for (let k = 2; usedNames.has(name); k++)
+      name = `${team.name}-${r.pick(COMPONENTS)}${k > 4 ? `-${k}` : ''}`;
     usedNames.add(name);
     const method = r.chance(0.6) ? 'kubernetes' : 'approle';
-    const net = world.nets.alloc(method === 'kubernetes' ? ['10.42', '10.43', '10.44', '10.45'] : ['10.20', '10.21', '10.22']);
+    const net = world.nets.alloc(
+      method === 'kubernetes' ? ['10.42', '10.43', '10.44', '10.45'] : ['10.20', '10.21', '10.22'],
+    );
     const policy = name;
     const traits: ServiceTraits = {
       method,
@@ -179,7 +352,17 @@ export function buildPopulation(world: World): Population {
     }
     if (r.chance(0.08)) traits.pkiRole = `${team.name}-internal`;
     const displayName = method === 'approle' ? 'approle' : `kubernetes-${team.name}-${name}`;
-    const l = label('service', `svc-${name}`, displayName, method, team.name, ['default', policy], [cidr(net)], r.uuid(), world.start);
+    const l = label(
+      'service',
+      `svc-${name}`,
+      displayName,
+      method,
+      team.name,
+      ['default', policy],
+      [cidr(net)],
+      r.uuid(),
+      world.start,
+    );
     const actor = new ServiceActor(world, index, r, l, traits);
     const own = r.sample(SERVICE_SECRETS, r.int(2, 8)).map((s) => `${team.name}/${name}/${s}`);
     for (const p of own) {
@@ -203,8 +386,27 @@ export function buildPopulation(world: World): Population {
     const team = teams[i % teams.length] as Team;
     const suffix = i >= teams.length ? `-${Math.floor(i / teams.length) + 1}` : '';
     const role = `${team.name}-ci${suffix}`;
-    const l = label('ci', `ci-${team.name}${suffix}`, `jwt-${role}`, 'jwt', team.name, ['default', role], pools.map(cidr), r.uuid(), world.start);
-    const actor = new CiActor(world, index, r, l, pools, Math.min(12, Math.max(0.5, r.logNormal(3, 0.5))), role, role);
+    const l = label(
+      'ci',
+      `ci-${team.name}${suffix}`,
+      `jwt-${role}`,
+      'jwt',
+      team.name,
+      ['default', role],
+      pools.map(cidr),
+      r.uuid(),
+      world.start,
+    );
+    const actor = new CiActor(
+      world,
+      index,
+      r,
+      l,
+      pools,
+      Math.min(12, Math.max(0.5, r.logNormal(3, 0.5))),
+      role,
+      role,
+    );
     const nRepos = r.int(1, 3);
     for (let k = 0; k < nRepos; k++) actor.addRepo(newRepo(world, team.name, r, k));
     for (const p of actor.paths) team.paths.push(p);
@@ -224,8 +426,31 @@ export function buildPopulation(world: World): Population {
     const nightly = r.chance(0.8);
     const period = nightly ? DAY : 6 * HOUR;
     const phase = nightly ? r.uniform(0.5, 4.5) * HOUR : r.uniform(0, 6) * HOUR;
-    const l = label('batch', `batch-${job}`, 'approle', 'approle', team.name, ['default', job], [cidr(net)], r.uuid(), world.start);
-    const actor = new BatchActor(world, index, r, l, net, hostOctet, period, phase, job, job, r.chance(0.4) ? `${team.name}-batch-ro` : undefined, r.chance(0.3));
+    const l = label(
+      'batch',
+      `batch-${job}`,
+      'approle',
+      'approle',
+      team.name,
+      ['default', job],
+      [cidr(net)],
+      r.uuid(),
+      world.start,
+    );
+    const actor = new BatchActor(
+      world,
+      index,
+      r,
+      l,
+      net,
+      hostOctet,
+      period,
+      phase,
+      job,
+      job,
+      r.chance(0.4) ? `${team.name}-batch-ro` : undefined,
+      r.chance(0.3),
+    );
     const candidates = team.services.flatMap((s) => s.paths).concat(team.shared);
     actor.setPaths(r.sample(candidates.length ? candidates : team.paths, r.int(3, 15)));
     batch.push(actor);
@@ -242,14 +467,39 @@ export function buildPopulation(world: World): Population {
     const job = `${team.name}-rotator${suffix}`;
     const net = world.nets.alloc(['10.52', '10.53']);
     const rotated: RotatedSecret[] = [];
-    for (const s of r.sample(['db-password', 'api-key', 'signing-key', 'service-account', 'smtp'], r.int(1, 3))) {
+    for (const s of r.sample(
+      ['db-password', 'api-key', 'signing-key', 'service-account', 'smtp'],
+      r.int(1, 3),
+    )) {
       const periodDays = r.pick([1, 3, 7]);
       const logical = `${team.name}/rotated${suffix}/${s}`;
       addPath(team, logical);
       rotated.push({ logical, periodDays, phaseDays: r.int(0, periodDays - 1) });
     }
-    const l = label('rotation', `rot-${job}`, 'approle', 'approle', team.name, ['default', job], [cidr(net)], r.uuid(), world.start);
-    const actor = new RotationActor(world, index, r, l, net, r.int(10, 250), r.uniform(1, 4), `${team.name}-static${suffix}`, rotated, job, job);
+    const l = label(
+      'rotation',
+      `rot-${job}`,
+      'approle',
+      'approle',
+      team.name,
+      ['default', job],
+      [cidr(net)],
+      r.uuid(),
+      world.start,
+    );
+    const actor = new RotationActor(
+      world,
+      index,
+      r,
+      l,
+      net,
+      r.int(10, 250),
+      r.uniform(1, 4),
+      `${team.name}-static${suffix}`,
+      rotated,
+      job,
+      job,
+    );
     actor.setPaths(rotated.map((x) => x.logical));
     rotation.push(actor);
     actors.push(actor);
@@ -286,7 +536,9 @@ export function buildPopulation(world: World): Population {
     const index = actors.length;
     const r = idRng(index);
     const admin = i >= counts.human;
-    const team = admin ? (teams.find((t) => t.name === 'platform') ?? (teams[0] as Team)) : (teams[i % teams.length] as Team);
+    const team = admin
+      ? (teams.find((t) => t.name === 'platform') ?? (teams[0] as Team))
+      : (teams[i % teams.length] as Team);
     const first = r.pick(FIRST);
     const last = r.pick(LAST);
     let user = `${first[0]}${last}`;
@@ -316,13 +568,27 @@ export function buildPopulation(world: World): Population {
     const displayName = method === 'oidc' ? `oidc-${email}` : `${method}-${user}`;
     const identityPolicies = admin ? ['vault-admin'] : [traits.teamPolicy];
     const nets = [office, ...(hasOffice2 ? [office2] : []), vpn1].map(cidr);
-    const l = label(admin ? 'admin' : 'human', `${admin ? 'admin' : 'user'}-${user}`, displayName, method, team.name, ['default', ...identityPolicies], nets, r.uuid(), world.start, method === 'oidc' ? undefined : user);
+    const l = label(
+      admin ? 'admin' : 'human',
+      `${admin ? 'admin' : 'user'}-${user}`,
+      displayName,
+      method,
+      team.name,
+      ['default', ...identityPolicies],
+      nets,
+      r.uuid(),
+      world.start,
+      method === 'oidc' ? undefined : user,
+    );
     const actor = new HumanActor(world, index, r, l, traits, vpnPools);
     const candidates = team.shared.concat(team.services.flatMap((s) => s.paths));
     actor.setPaths(r.sample(candidates.length ? candidates : team.paths, r.int(5, 25)));
     actor.otherDirs = teams.filter((t) => t !== team).map((t) => `${t.name}/`);
     if (admin) {
-      actor.adminPolicies = [...services.map((s) => s.traits.policy).slice(0, 40), ...teams.map((t) => `team-${t.name}`)];
+      actor.adminPolicies = [
+        ...services.map((s) => s.traits.policy).slice(0, 40),
+        ...teams.map((t) => `team-${t.name}`),
+      ];
       admins.push(actor);
     } else humans.push(actor);
     actors.push(actor);
@@ -337,9 +603,28 @@ export function buildPopulation(world: World): Population {
     const r = idRng(index);
     const name = `${MONITORS[i % MONITORS.length] as string}${i >= MONITORS.length ? `-${i}` : ''}`;
     const address = `${monNet}.${10 + i}`;
-    const l = label('monitor', `mon-${name}`, `token-${name}`, 'token', 'platform', ['default', 'monitoring'], [cidr(monNet)], undefined, world.start);
+    const l = label(
+      'monitor',
+      `mon-${name}`,
+      `token-${name}`,
+      'token',
+      'platform',
+      ['default', 'monitoring'],
+      [cidr(monNet)],
+      undefined,
+      world.start,
+    );
     const headers = i % 3 === 0 ? HEADERS.prometheus : i % 3 === 1 ? HEADERS.curl : HEADERS.python;
-    const actor = new MonitorActor(world, index, r, l, address, 60_000, i === 0 ? 'monitoring/canary' : undefined, headers);
+    const actor = new MonitorActor(
+      world,
+      index,
+      r,
+      l,
+      address,
+      60_000,
+      i === 0 ? 'monitoring/canary' : undefined,
+      headers,
+    );
     if (i === 0) actor.setPaths(['monitoring/canary']);
     monitors.push(actor);
     actors.push(actor);
@@ -347,12 +632,28 @@ export function buildPopulation(world: World): Population {
 
   // Benign changes --------------------------------------------------------------------------------
   const special = new Set<number>();
-  const population: Population = { actors, services, ci, batch, rotation, humans, admins, monitors, teams, special };
+  const population: Population = {
+    actors,
+    services,
+    ci,
+    batch,
+    rotation,
+    humans,
+    admins,
+    monitors,
+    teams,
+    special,
+  };
   planBenign(world, population, benignRng, afterWarmup);
   return population;
 }
 
-function planBenign(world: World, p: Population, rng: Rng, afterWarmup: (minDaysLeft: number) => number | undefined): void {
+function planBenign(
+  world: World,
+  p: Population,
+  rng: Rng,
+  afterWarmup: (minDaysLeft: number) => number | undefined,
+): void {
   const zone = world.zone;
   const weekdayAt = (t: number, hour: number): number => {
     let mid = zone.localMidnight(t);
@@ -369,7 +670,12 @@ function planBenign(world: World, p: Population, rng: Rng, afterWarmup: (minDays
   if (hol !== undefined) {
     const mid = zone.localMidnight(weekdayAt(hol, 12));
     world.holidays.add(mid);
-    world.addBenign({ kind: 'holiday', at: mid, end: zone.localMidnight(mid + 36 * HOUR), description: 'public holiday: humans stay home, CI mostly idle, services at ~75 %' });
+    world.addBenign({
+      kind: 'holiday',
+      at: mid,
+      end: zone.localMidnight(mid + 36 * HOUR),
+      description: 'public holiday: humans stay home, CI mostly idle, services at ~75 %',
+    });
   }
 
   const pool = <T extends Actor>(list: T[]): T[] => list.filter((a) => !p.special.has(a.index));
@@ -395,7 +701,14 @@ function planBenign(world: World, p: Population, rng: Rng, afterWarmup: (minDays
     const to = Math.min(world.end, from + rng.uniform(3, 6) * DAY);
     world.suppress(s.index, from, to);
     p.special.add(s.index);
-    world.addBenign({ kind: 'dormant', at: from, end: to, identity: s.label.id, ...(s.entityId ? { entityId: s.entityId } : {}), description: `${s.traits.name} is switched off and comes back ${((to - from) / DAY).toFixed(1)} days later` });
+    world.addBenign({
+      kind: 'dormant',
+      at: from,
+      end: to,
+      identity: s.label.id,
+      ...(s.entityId ? { entityId: s.entityId } : {}),
+      description: `${s.traits.name} is switched off and comes back ${((to - from) / DAY).toFixed(1)} days later`,
+    });
   }
 
   // A new service deployed after the warm-up (cold start).
@@ -407,7 +720,13 @@ function planBenign(world: World, p: Population, rng: Rng, afterWarmup: (minDays
     s.plannedStart = at;
     s.label.plannedStart = iso(at);
     p.special.add(s.index);
-    world.addBenign({ kind: 'new_service', at, identity: s.label.id, ...(s.entityId ? { entityId: s.entityId } : {}), description: `new service ${s.traits.name} goes live (no history: cold start)` });
+    world.addBenign({
+      kind: 'new_service',
+      at,
+      identity: s.label.id,
+      ...(s.entityId ? { entityId: s.entityId } : {}),
+      description: `new service ${s.traits.name} goes live (no history: cold start)`,
+    });
   }
 
   // Scale-ups: 2 → 6 replicas, more addresses in the subnet, proportionally more traffic.
@@ -435,7 +754,13 @@ function planBenign(world: World, p: Population, rng: Rng, afterWarmup: (minDays
     h.plannedStart = mid;
     h.label.plannedStart = iso(mid);
     p.special.add(h.index);
-    world.addBenign({ kind: 'new_hire', at: mid, identity: h.label.id, ...(h.entityId ? { entityId: h.entityId } : {}), description: `${h.traits.user} joins team ${h.team} (first day, no history)` });
+    world.addBenign({
+      kind: 'new_hire',
+      at: mid,
+      identity: h.label.id,
+      ...(h.entityId ? { entityId: h.entityId } : {}),
+      description: `${h.traits.user} joins team ${h.team} (first day, no history)`,
+    });
   }
   if (people.length >= 6) {
     const h = rng.pick(pool(p.humans));
@@ -443,6 +768,13 @@ function planBenign(world: World, p: Population, rng: Rng, afterWarmup: (minDays
     const to = Math.min(world.end, zone.localMidnight(from + rng.uniform(6, 10) * DAY + 12 * HOUR));
     world.suppress(h.index, from, to);
     p.special.add(h.index);
-    world.addBenign({ kind: 'vacation', at: from, end: to, identity: h.label.id, ...(h.entityId ? { entityId: h.entityId } : {}), description: `${h.traits.user} is on holiday and returns (dormant identity reactivates)` });
+    world.addBenign({
+      kind: 'vacation',
+      at: from,
+      end: to,
+      identity: h.label.id,
+      ...(h.entityId ? { entityId: h.entityId } : {}),
+      description: `${h.traits.user} is on holiday and returns (dormant identity reactivates)`,
+    });
   }
 }

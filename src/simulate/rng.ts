@@ -207,7 +207,10 @@ export class Rng {
       const k = Math.floor(((2 * a) / us + b) * u + lambda + 0.43);
       if (us >= 0.07 && v <= vr) return k;
       if (k < 0 || (us < 0.013 && v > us)) continue;
-      if (Math.log(v) + Math.log(invalpha) - Math.log(a / (us * us) + b) <= -lambda + k * loglam - logFactorial(k)) {
+      if (
+        Math.log(v) + Math.log(invalpha) - Math.log(a / (us * us) + b) <=
+        -lambda + k * loglam - logFactorial(k)
+      ) {
         return k;
       }
     }
@@ -231,7 +234,8 @@ export class Rng {
 const LOG_FACT_CACHE: number[] = [0];
 function logFactorial(k: number): number {
   if (k < 256) {
-    for (let i = LOG_FACT_CACHE.length; i <= k; i++) LOG_FACT_CACHE.push((LOG_FACT_CACHE[i - 1] as number) + Math.log(i));
+    for (let i = LOG_FACT_CACHE.length; i <= k; i++)
+      LOG_FACT_CACHE.push((LOG_FACT_CACHE[i - 1] as number) + Math.log(i));
     return LOG_FACT_CACHE[k] as number;
   }
   // Stirling series.

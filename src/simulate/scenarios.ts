@@ -1,6 +1,12 @@
 import { DENIED_ERROR_JSON, HEADERS, newSession, type Session } from './audit-format.js';
 import { type Actor, emitLogin, type HumanActor, type ServiceActor } from './actors.js';
-import { EXPECTED_FAMILIES, SCENARIO_KINDS, type ScenarioKind, type ScenarioLabel, type Speed } from './labels.js';
+import {
+  EXPECTED_FAMILIES,
+  SCENARIO_KINDS,
+  type ScenarioKind,
+  type ScenarioLabel,
+  type Speed,
+} from './labels.js';
 import type { Population } from './population.js';
 import { Rng } from './rng.js';
 import { HOUR, MINUTE, SECOND, iso } from './time.js';
@@ -38,13 +44,86 @@ export class Scenario implements Producer {
 }
 
 const COMMON_USERS = [
-  'admin', 'root', 'test', 'guest', 'user', 'oracle', 'jenkins', 'deploy', 'backup', 'support', 'info', 'postgres',
-  'ubuntu', 'ec2-user', 'administrator', 'dev', 'ops', 'vault', 'sysadmin', 'webmaster', 'service', 'ansible', 'git',
-  'demo', 'operator', 'monitor', 'ftp', 'mysql', 'tomcat', 'hadoop',
+  'admin',
+  'root',
+  'test',
+  'guest',
+  'user',
+  'oracle',
+  'jenkins',
+  'deploy',
+  'backup',
+  'support',
+  'info',
+  'postgres',
+  'ubuntu',
+  'ec2-user',
+  'administrator',
+  'dev',
+  'ops',
+  'vault',
+  'sysadmin',
+  'webmaster',
+  'service',
+  'ansible',
+  'git',
+  'demo',
+  'operator',
+  'monitor',
+  'ftp',
+  'mysql',
+  'tomcat',
+  'hadoop',
 ];
-const GIVEN = ['michael', 'sarah', 'thomas', 'laura', 'daniel', 'julia', 'peter', 'sandra', 'markus', 'katrin', 'stefan', 'nicole', 'andreas', 'sabine', 'martin', 'claudia', 'frank', 'petra', 'tobias', 'jessica'];
-const FAMILY = ['meier', 'bauer', 'huber', 'wimmer', 'berger', 'gruber', 'pichler', 'steiner', 'moser', 'mayer', 'hofer', 'leitner', 'fischer', 'baumann', 'winkler'];
-const PROBE_SYS = ['sys/policies/acl/vault-admin', 'sys/auth', 'sys/mounts', 'sys/audit', 'sys/raw/core/keyring', 'sys/storage/raft/snapshot', 'sys/config/auditing/request-headers', 'sys/leases/lookup'];
+const GIVEN = [
+  'michael',
+  'sarah',
+  'thomas',
+  'laura',
+  'daniel',
+  'julia',
+  'peter',
+  'sandra',
+  'markus',
+  'katrin',
+  'stefan',
+  'nicole',
+  'andreas',
+  'sabine',
+  'martin',
+  'claudia',
+  'frank',
+  'petra',
+  'tobias',
+  'jessica',
+];
+const FAMILY = [
+  'meier',
+  'bauer',
+  'huber',
+  'wimmer',
+  'berger',
+  'gruber',
+  'pichler',
+  'steiner',
+  'moser',
+  'mayer',
+  'hofer',
+  'leitner',
+  'fischer',
+  'baumann',
+  'winkler',
+];
+const PROBE_SYS = [
+  'sys/policies/acl/vault-admin',
+  'sys/auth',
+  'sys/mounts',
+  'sys/audit',
+  'sys/raw/core/keyring',
+  'sys/storage/raft/snapshot',
+  'sys/config/auditing/request-headers',
+  'sys/leases/lookup',
+];
 
 interface Ctx {
   world: World;
@@ -118,11 +197,18 @@ function take<T extends Actor>(c: Ctx, list: T[]): T | undefined {
 /** A service or a human (non-admin) acting as an insider / compromised identity. */
 function takeInsider(c: Ctx): Actor | undefined {
   const preferHuman = c.rng.chance(0.4);
-  return (preferHuman ? take(c, c.pop.humans) : undefined) ?? take(c, c.pop.services) ?? take(c, c.pop.humans);
+  return (
+    (preferHuman ? take(c, c.pop.humans) : undefined) ?? take(c, c.pop.services) ?? take(c, c.pop.humans)
+  );
 }
 
 /** How an insider gets a token and where it acts from: a service reuses its live token, a human logs in. */
-function insiderAccess(c: Ctx, a: Actor, start: number, steps: Step[]): { remote: () => string; headers: string; session: (t: number) => Session } {
+function insiderAccess(
+  c: Ctx,
+  a: Actor,
+  start: number,
+  steps: Step[],
+): { remote: () => string; headers: string; session: (t: number) => Session } {
   const scen = c.index;
   if (a.role === 'service') {
     // Where the service runs when the attack happens (deploys move it within its /24).
@@ -139,7 +225,11 @@ function insiderAccess(c: Ctx, a: Actor, start: number, steps: Step[]): { remote
       session = h.loginAt(start, remote, scen, rng).session;
     },
   });
-  return { remote: () => remote, headers: h.traits.cli ? HEADERS.vaultCli : h.traits.browser, session: () => session as Session };
+  return {
+    remote: () => remote,
+    headers: h.traits.cli ? HEADERS.vaultCli : h.traits.browser,
+    session: () => session as Session,
+  };
 }
 
 function emitter(c: Ctx) {
@@ -147,23 +237,91 @@ function emitter(c: Ctx) {
   const scen = c.index;
   return {
     kvRead(t: number, s: Session, logical: string, remote: string, headers: string) {
-      w.emit(-1, scen, { t, latency: 'kvRead', caller: s.caller, op: 'read', path: w.kv.dataPath(logical), pathPart: w.kv.dataPathPart(logical), mount: w.mounts.kv, remote, headers, respBody: w.kv.readBody(logical) });
+      w.emit(-1, scen, {
+        t,
+        latency: 'kvRead',
+        caller: s.caller,
+        op: 'read',
+        path: w.kv.dataPath(logical),
+        pathPart: w.kv.dataPathPart(logical),
+        mount: w.mounts.kv,
+        remote,
+        headers,
+        respBody: w.kv.readBody(logical),
+      });
     },
     list(t: number, s: Session, dir: string, remote: string, headers: string, denied: boolean) {
       if (denied) {
-        w.emit(-1, scen, { t, latency: 'denied', caller: s.caller, denied: true, op: 'list', path: `secret/metadata/${dir}`, mount: w.mounts.kv, remote, headers, reqError: DENIED_ERROR_JSON, respError: DENIED_ERROR_JSON, respBody: w.deniedBody });
+        w.emit(-1, scen, {
+          t,
+          latency: 'denied',
+          caller: s.caller,
+          denied: true,
+          op: 'list',
+          path: `secret/metadata/${dir}`,
+          mount: w.mounts.kv,
+          remote,
+          headers,
+          reqError: DENIED_ERROR_JSON,
+          respError: DENIED_ERROR_JSON,
+          respBody: w.deniedBody,
+        });
       } else {
-        w.emit(-1, scen, { t, latency: 'list', caller: s.caller, op: 'list', path: `secret/metadata/${dir}`, mount: w.mounts.kv, remote, headers, respBody: w.kv.listBody(dir) });
+        w.emit(-1, scen, {
+          t,
+          latency: 'list',
+          caller: s.caller,
+          op: 'list',
+          path: `secret/metadata/${dir}`,
+          mount: w.mounts.kv,
+          remote,
+          headers,
+          respBody: w.kv.listBody(dir),
+        });
       }
     },
     denied(t: number, s: Session, path: string, op: string, remote: string, headers: string) {
-      w.emit(-1, scen, { t, latency: 'denied', caller: s.caller, denied: true, op, path, mount: path.startsWith('sys/') ? w.mounts.sys : w.mounts.kv, remote, headers, reqError: DENIED_ERROR_JSON, respError: DENIED_ERROR_JSON, respBody: w.deniedBody });
+      w.emit(-1, scen, {
+        t,
+        latency: 'denied',
+        caller: s.caller,
+        denied: true,
+        op,
+        path,
+        mount: path.startsWith('sys/') ? w.mounts.sys : w.mounts.kv,
+        remote,
+        headers,
+        reqError: DENIED_ERROR_JSON,
+        respError: DENIED_ERROR_JSON,
+        respBody: w.deniedBody,
+      });
     },
     sys(t: number, s: Session, path: string, op: string, remote: string, headers: string, reqData = '') {
-      w.emit(-1, scen, { t, latency: 'sys', caller: s.caller, op, path, mount: w.mounts.sys, remote, headers, reqData, respBody: op === 'read' || op === 'list' ? `"data":{"keys":["${w.hmac.of(path)}"]}` : '' });
+      w.emit(-1, scen, {
+        t,
+        latency: 'sys',
+        caller: s.caller,
+        op,
+        path,
+        mount: w.mounts.sys,
+        remote,
+        headers,
+        reqData,
+        respBody: op === 'read' || op === 'list' ? `"data":{"keys":["${w.hmac.of(path)}"]}` : '',
+      });
     },
     lookupSelf(t: number, s: Session, remote: string, headers: string) {
-      w.emit(-1, scen, { t, latency: 'lookup', caller: s.caller, op: 'read', path: 'auth/token/lookup-self', mount: w.mounts.token, remote, headers, respBody: s.lookupData });
+      w.emit(-1, scen, {
+        t,
+        latency: 'lookup',
+        caller: s.caller,
+        op: 'read',
+        path: 'auth/token/lookup-self',
+        mount: w.mounts.token,
+        remote,
+        headers,
+        respBody: s.lookupData,
+      });
     },
   };
 }
@@ -175,7 +333,11 @@ function inventedUsers(rng: Rng, n: number, taken: Set<string>): string[] {
   while (out.length < n && guard++ < n * 50) {
     const r = rng.next();
     const name =
-      r < 0.3 ? rng.pick(COMMON_USERS) : r < 0.7 ? `${rng.pick(GIVEN)}.${rng.pick(FAMILY)}` : `${rng.pick(GIVEN)}${rng.int(1, 99)}`;
+      r < 0.3
+        ? rng.pick(COMMON_USERS)
+        : r < 0.7
+          ? `${rng.pick(GIVEN)}.${rng.pick(FAMILY)}`
+          : `${rng.pick(GIVEN)}${rng.int(1, 99)}`;
     if (taken.has(name)) continue;
     taken.add(name);
     out.push(name);
@@ -206,7 +368,10 @@ function credentialStuffing(c: Ctx): Planned | undefined {
   const real = rng.sample(realUsers, nReal);
   const taken = new Set(pop.humans.concat(pop.admins).map((h) => h.traits.user));
   const fake = inventedUsers(rng, nUsers - nReal, taken);
-  const successes = rng.sample(real.filter((h) => !c.used.has(h.index)), Math.min(real.length, rng.int(1, 3)));
+  const successes = rng.sample(
+    real.filter((h) => !c.used.has(h.index)),
+    Math.min(real.length, rng.int(1, 3)),
+  );
   for (const h of successes) c.used.add(h.index);
   const steps: Step[] = [];
   const ev = emitter(c);
@@ -226,7 +391,14 @@ function credentialStuffing(c: Ctx): Planned | undefined {
         steps.push({
           t,
           run: () => {
-            emitLogin(w, -1, c.index, { kind: 'userpass', t, remote: ip, headers: HEADERS.python, session, user });
+            emitLogin(w, -1, c.index, {
+              kind: 'userpass',
+              t,
+              remote: ip,
+              headers: HEADERS.python,
+              session,
+              user,
+            });
             let at = t + rng.uniform(2, 20) * SECOND;
             ev.lookupSelf(at, session, ip, HEADERS.python);
             for (const p of reads) {
@@ -236,7 +408,18 @@ function credentialStuffing(c: Ctx): Planned | undefined {
           },
         });
       } else {
-        steps.push({ t, run: () => void emitLogin(w, -1, c.index, { kind: 'userpass', t, remote: ip, headers: HEADERS.python, user, failure: exists ? 'wrong_password' : 'unknown_user' }) });
+        steps.push({
+          t,
+          run: () =>
+            void emitLogin(w, -1, c.index, {
+              kind: 'userpass',
+              t,
+              remote: ip,
+              headers: HEADERS.python,
+              user,
+              failure: exists ? 'wrong_password' : 'unknown_user',
+            }),
+        });
       }
     });
   };
@@ -252,7 +435,13 @@ function credentialStuffing(c: Ctx): Planned | undefined {
     displayNames: [],
     identities: successes.map((h) => h.label.id),
     paths: sampleOf([...[...paths].map((p) => `secret/data/${p}`), 'auth/userpass/login/*']),
-    params: { addresses: usedIps.size, usernames: nUsers, realUsers: nReal, successes: successes.length, durationMin: Math.round(duration / MINUTE) },
+    params: {
+      addresses: usedIps.size,
+      usernames: nUsers,
+      realUsers: nReal,
+      successes: successes.length,
+      durationMin: Math.round(duration / MINUTE),
+    },
   };
 }
 
@@ -278,7 +467,18 @@ function passwordSpraying(c: Ctx): Planned | undefined {
       const t = start + ((k + rng.uniform(0, 0.8)) / total) * duration;
       k++;
       const exists = real.includes(user);
-      steps.push({ t, run: () => void emitLogin(w, -1, c.index, { kind: 'userpass', t, remote: ip, headers: HEADERS.curl, user, failure: exists ? 'wrong_password' : 'unknown_user' }) });
+      steps.push({
+        t,
+        run: () =>
+          void emitLogin(w, -1, c.index, {
+            kind: 'userpass',
+            t,
+            remote: ip,
+            headers: HEADERS.curl,
+            user,
+            failure: exists ? 'wrong_password' : 'unknown_user',
+          }),
+      });
     }
   }
   return {
@@ -312,7 +512,18 @@ function bruteForce(c: Ctx): Planned | undefined {
   const ev = emitter(c);
   for (let i = 0; i < tries; i++) {
     const t = start + (i / tries) * duration + rng.uniform(0, 0.5) * (duration / tries);
-    steps.push({ t, run: () => void emitLogin(w, -1, c.index, { kind, t, remote: ip, headers: HEADERS.python, user, failure: 'wrong_password' }) });
+    steps.push({
+      t,
+      run: () =>
+        void emitLogin(w, -1, c.index, {
+          kind,
+          t,
+          remote: ip,
+          headers: HEADERS.python,
+          user,
+          failure: 'wrong_password',
+        }),
+    });
   }
   const tOk = start + duration + rng.uniform(1, 10) * SECOND;
   const session = victim.issue(tOk, rng);
@@ -354,7 +565,10 @@ function tokenTheft(c: Ctx): Planned | undefined {
   const ip = publicIp ? w.nets.publicAddress(rng) : `${w.nets.unseenInternal(rng)}.${rng.int(2, 250)}`;
   const n = count(c, 30, 200, 8);
   const teamPaths = pop.teams.find((t) => t.name === victim.team)?.paths ?? [];
-  const fresh = rng.sample(teamPaths.filter((p) => !victim.paths.includes(p)), Math.ceil(n * 0.4));
+  const fresh = rng.sample(
+    teamPaths.filter((p) => !victim.paths.includes(p)),
+    Math.ceil(n * 0.4),
+  );
   const headers = rng.pick([HEADERS.curl, HEADERS.python]);
   const replica = rng.int(0, victim.replicas.length - 1);
   const steps: Step[] = [];
@@ -391,7 +605,10 @@ function massSecretRead(c: Ctx): Planned | undefined {
   if (start === undefined) return undefined;
   const steps: Step[] = [];
   const access = insiderAccess(c, actor, start, steps);
-  const targets = rng.sample(w.kv.all().filter((p) => !actor.paths.includes(p)), n);
+  const targets = rng.sample(
+    w.kv.all().filter((p) => !actor.paths.includes(p)),
+    n,
+  );
   const ev = emitter(c);
   const t0 = start + (actor.role === 'service' ? 0 : 40 * SECOND);
   for (const p of targets) {
@@ -461,9 +678,28 @@ function privilegeEscalation(c: Ctx): Planned | undefined {
   const ev = emitter(c);
   const t1 = start + (actor.role === 'service' ? 0 : 40 * SECOND) + rng.uniform(1, 20) * SECOND;
   const t2 = t1 + rng.uniform(5, 60) * SECOND;
-  steps.push({ t: t1, run: () => ev.sys(t1, access.session(t1), `sys/policies/acl/${policy}`, 'read', access.remote(), access.headers) });
-  steps.push({ t: t2, run: () => ev.sys(t2, access.session(t2), `sys/policies/acl/${policy}`, 'update', access.remote(), access.headers, `{"policy":"${w.hmac.fresh(rng)}"}`) });
-  const targets = rng.sample(w.kv.all().filter((p) => !p.startsWith(`${actor.team}/`)), n);
+  steps.push({
+    t: t1,
+    run: () =>
+      ev.sys(t1, access.session(t1), `sys/policies/acl/${policy}`, 'read', access.remote(), access.headers),
+  });
+  steps.push({
+    t: t2,
+    run: () =>
+      ev.sys(
+        t2,
+        access.session(t2),
+        `sys/policies/acl/${policy}`,
+        'update',
+        access.remote(),
+        access.headers,
+        `{"policy":"${w.hmac.fresh(rng)}"}`,
+      ),
+  });
+  const targets = rng.sample(
+    w.kv.all().filter((p) => !p.startsWith(`${actor.team}/`)),
+    n,
+  );
   for (const p of targets) {
     const t = t2 + 10 * SECOND + rng.next() * duration;
     steps.push({ t, run: () => ev.kvRead(t, access.session(t), p, access.remote(), access.headers) });
@@ -497,9 +733,18 @@ function auditDisabled(c: Ctx): Planned | undefined {
   let session: Session | undefined;
   const t1 = start + rng.uniform(20, 60) * SECOND;
   const t2 = t1 + rng.uniform(5, 40) * SECOND;
-  steps.push({ t: start, run: () => void (session = admin.loginAt(start, remote, c.index, rngLogin).session) });
-  steps.push({ t: t1, run: () => ev.sys(t1, session as Session, 'sys/audit', 'read', remote, HEADERS.vaultCli) });
-  steps.push({ t: t2, run: () => ev.sys(t2, session as Session, `sys/audit/${device}`, 'delete', remote, HEADERS.vaultCli) });
+  steps.push({
+    t: start,
+    run: () => void (session = admin.loginAt(start, remote, c.index, rngLogin).session),
+  });
+  steps.push({
+    t: t1,
+    run: () => ev.sys(t1, session as Session, 'sys/audit', 'read', remote, HEADERS.vaultCli),
+  });
+  steps.push({
+    t: t2,
+    run: () => ev.sys(t2, session as Session, `sys/audit/${device}`, 'delete', remote, HEADERS.vaultCli),
+  });
   return {
     speed: 'fast',
     description: `audit device ${device} disabled (DELETE sys/audit/${device}) with ${admin.label.id}'s credentials from ${unseen ? 'an unfamiliar network' : 'their usual address'} ${remote}`,
@@ -522,7 +767,18 @@ function rootToken(c: Ctx): Planned | undefined {
   const bastion = rng.chance(0.5);
   const remote = bastion ? `10.10.0.${rng.int(2, 30)}` : `${w.nets.unseenInternal(rng)}.${rng.int(2, 250)}`;
   if (bastion) w.nets.claim('10.10.0');
-  const session = newSession({ displayName: 'root', policies: ['root'], ttlSeconds: 0, issuedAt: start - rng.uniform(1, 10) * MINUTE, grantingPolicy: 'root', namespaceId: 'root' }, w.hmac, rng);
+  const session = newSession(
+    {
+      displayName: 'root',
+      policies: ['root'],
+      ttlSeconds: 0,
+      issuedAt: start - rng.uniform(1, 10) * MINUTE,
+      grantingPolicy: 'root',
+      namespaceId: 'root',
+    },
+    w.hmac,
+    rng,
+  );
   const n = count(c, 5, 40, 3);
   const ev = emitter(c);
   const steps: Step[] = [{ t: start, run: () => ev.lookupSelf(start, session, remote, HEADERS.vaultCli) }];
@@ -535,7 +791,13 @@ function rootToken(c: Ctx): Planned | undefined {
       touched.add(`secret/data/${p}`);
       steps.push({ t, run: () => ev.kvRead(t, session, p, remote, HEADERS.vaultCli) });
     } else if (r < 0.9) {
-      const [path, op] = rng.pick([['sys/mounts', 'read'], ['sys/auth', 'read'], ['sys/policies/acl', 'list'], ['sys/audit', 'read'], ['sys/policies/acl/vault-admin', 'read']] as const);
+      const [path, op] = rng.pick([
+        ['sys/mounts', 'read'],
+        ['sys/auth', 'read'],
+        ['sys/policies/acl', 'list'],
+        ['sys/audit', 'read'],
+        ['sys/policies/acl/vault-admin', 'read'],
+      ] as const);
       touched.add(path);
       steps.push({ t, run: () => ev.sys(t, session, path, op, remote, HEADERS.vaultCli) });
     } else {
@@ -543,8 +805,23 @@ function rootToken(c: Ctx): Planned | undefined {
       steps.push({
         t,
         run: () => {
-          const child = newSession({ displayName: 'token', policies: ['root'], ttlSeconds: 0, issuedAt: t, grantingPolicy: 'root' }, w.hmac, rng);
-          w.emit(-1, c.index, { t, latency: 'tokenCreate', caller: session.caller, op: 'update', path: 'auth/token/create', mount: w.mounts.token, remote, headers: HEADERS.vaultCli, reqData: `{"policies":["${w.hmac.of('root')}"]}`, respBody: child.issuedAuth });
+          const child = newSession(
+            { displayName: 'token', policies: ['root'], ttlSeconds: 0, issuedAt: t, grantingPolicy: 'root' },
+            w.hmac,
+            rng,
+          );
+          w.emit(-1, c.index, {
+            t,
+            latency: 'tokenCreate',
+            caller: session.caller,
+            op: 'update',
+            path: 'auth/token/create',
+            mount: w.mounts.token,
+            remote,
+            headers: HEADERS.vaultCli,
+            reqData: `{"policies":["${w.hmac.of('root')}"]}`,
+            respBody: child.issuedAuth,
+          });
         },
       });
     }
@@ -585,7 +862,17 @@ function slowExfiltration(c: Ctx): Planned | undefined {
       touched.push(p);
       const replica = rng.int(0, victim.replicas.length - 1);
       addresses.add(victim.replicaAddress(replica));
-      steps.push({ t, run: () => ev.kvRead(t, victim.sessionAt(t, replica), p, victim.replicaAddress(replica), victim.traits.headers) });
+      steps.push({
+        t,
+        run: () =>
+          ev.kvRead(
+            t,
+            victim.sessionAt(t, replica),
+            p,
+            victim.replicaAddress(replica),
+            victim.traits.headers,
+          ),
+      });
     }
   }
   return {
@@ -598,7 +885,11 @@ function slowExfiltration(c: Ctx): Planned | undefined {
     displayNames: [],
     identities: [victim.label.id],
     paths: sampleOf(touched.map((p) => `secret/data/${p}`)),
-    params: { perHour: Number(perHour.toFixed(2)), reads: touched.length, durationHours: Math.round(duration / HOUR) },
+    params: {
+      perHour: Number(perHour.toFixed(2)),
+      reads: touched.length,
+      durationHours: Math.round(duration / HOUR),
+    },
   };
 }
 
@@ -658,8 +949,31 @@ function tokenCreationSpike(c: Ctx): Planned | undefined {
       t,
       run: () => {
         const s = victim.sessionAt(t);
-        const child = newSession({ displayName: 'token', policies: victim.label.policies, ...(victim.entityId ? { entityId: victim.entityId } : {}), ttlSeconds: 3600, issuedAt: t, grantingPolicy: victim.traits.policy, namespaceId: w.namespaceId }, w.hmac, rng);
-        w.emit(-1, c.index, { t, latency: 'tokenCreate', caller: s.caller, op: 'update', path: 'auth/token/create', mount: w.mounts.token, remote: victim.usualAddress(), headers, reqData: `{"policies":["${w.hmac.of(victim.traits.policy)}"],"ttl":"${w.hmac.of('1h')}"}`, respBody: child.issuedAuth });
+        const child = newSession(
+          {
+            displayName: 'token',
+            policies: victim.label.policies,
+            ...(victim.entityId ? { entityId: victim.entityId } : {}),
+            ttlSeconds: 3600,
+            issuedAt: t,
+            grantingPolicy: victim.traits.policy,
+            namespaceId: w.namespaceId,
+          },
+          w.hmac,
+          rng,
+        );
+        w.emit(-1, c.index, {
+          t,
+          latency: 'tokenCreate',
+          caller: s.caller,
+          op: 'update',
+          path: 'auth/token/create',
+          mount: w.mounts.token,
+          remote: victim.usualAddress(),
+          headers,
+          reqData: `{"policies":["${w.hmac.of(victim.traits.policy)}"],"ttl":"${w.hmac.of('1h')}"}`,
+          respBody: child.issuedAuth,
+        });
       },
     });
   }
@@ -752,12 +1066,25 @@ export function planScenarios(world: World, pop: Population): Scenario[] {
   const out: Scenario[] = [];
   const busy: [number, number][] = [];
   const kinds = SCENARIO_KINDS.filter((k) => options.scenarios.includes(k));
-  const ordered = [...kinds.filter((k) => k !== 'stream_silence'), ...kinds.filter((k) => k === 'stream_silence')];
+  const ordered = [
+    ...kinds.filter((k) => k !== 'stream_silence'),
+    ...kinds.filter((k) => k === 'stream_silence'),
+  ];
   for (const kind of ordered) {
     const avoid: [number, number][] = [];
     for (let n = 0; n < options.perKind; n++) {
       const rng = Rng.derive(options.seed, `scenario/${kind}/${n}`);
-      const c: Ctx = { world, pop, rng, intensity: options.intensity, used, index: out.length, kind, n, avoid };
+      const c: Ctx = {
+        world,
+        pop,
+        rng,
+        intensity: options.intensity,
+        used,
+        index: out.length,
+        kind,
+        n,
+        avoid,
+      };
       const planned = kind === 'stream_silence' ? streamSilence(c, busy) : BUILDERS[kind](c);
       if (!planned) continue;
       let start: number;

@@ -1,5 +1,12 @@
 import type { Alert, AlertTransition } from '../alerts/alert.js';
-import { FAMILY_MATCHED_KINDS, SCENARIO_KINDS, type ScenarioKind, type ScenarioLabel, type SimLabels, type Speed } from './labels.js';
+import {
+  FAMILY_MATCHED_KINDS,
+  SCENARIO_KINDS,
+  type ScenarioKind,
+  type ScenarioLabel,
+  type SimLabels,
+  type Speed,
+} from './labels.js';
 import { quantile } from './rng.js';
 
 /**
@@ -208,7 +215,11 @@ const inc = (m: Record<string, number>, k: string, by = 1) => {
   m[k] = (m[k] ?? 0) + by;
 };
 
-export function scoreAlerts(labels: SimLabels, transitions: readonly AlertTransition[], options: ScoreOptions = {}): EvalReport {
+export function scoreAlerts(
+  labels: SimLabels,
+  transitions: readonly AlertTransition[],
+  options: ScoreOptions = {},
+): EvalReport {
   const o = resolved(options);
   const runEnd = Date.parse(labels.timeRange.end);
   const warmupEnd = Date.parse(labels.warmupEnd);
@@ -269,7 +280,14 @@ export function scoreAlerts(labels: SimLabels, transitions: readonly AlertTransi
       late++;
       inc(lateByDetector, a.detector);
       const p = related[0] as Prepared;
-      if (lateAlerts.length < 20) lateAlerts.push({ scenario: p.label.id, detector: a.detector, at: t.at, afterEndMs: at - p.end, summary: a.summary });
+      if (lateAlerts.length < 20)
+        lateAlerts.push({
+          scenario: p.label.id,
+          detector: a.detector,
+          at: t.at,
+          afterEndMs: at - p.end,
+          summary: a.summary,
+        });
       continue;
     }
     falseCount++;
@@ -315,7 +333,12 @@ export function scoreAlerts(labels: SimLabels, transitions: readonly AlertTransi
       for (const r of g) for (const d of r.detectors) inc(caughtBy, d);
       const row: KindRow = {
         kind,
-        speed: speeds.length > 1 ? (g[0] as ScenarioResult).speed : speeds.length === 1 ? (speeds[0] as Speed) : 'mixed',
+        speed:
+          speeds.length > 1
+            ? (g[0] as ScenarioResult).speed
+            : speeds.length === 1
+              ? (speeds[0] as Speed)
+              : 'mixed',
         n: g.length,
         detected: g.filter((r) => r.detected).length,
         recall: g.filter((r) => r.detected).length / g.length,
@@ -330,8 +353,12 @@ export function scoreAlerts(labels: SimLabels, transitions: readonly AlertTransi
     }
   }
   const detected = scenarios.filter((s) => s.detected).length;
-  const fastTtd = scenarios.filter((s) => s.speed === 'fast' && s.ttdMs !== undefined).map((s) => s.ttdMs as number);
-  const slowTtd = scenarios.filter((s) => s.speed === 'slow' && s.ttdMs !== undefined).map((s) => s.ttdMs as number);
+  const fastTtd = scenarios
+    .filter((s) => s.speed === 'fast' && s.ttdMs !== undefined)
+    .map((s) => s.ttdMs as number);
+  const slowTtd = scenarios
+    .filter((s) => s.speed === 'slow' && s.ttdMs !== undefined)
+    .map((s) => s.ttdMs as number);
   const overall: EvalReport['overall'] = {
     n: scenarios.length,
     detected,
@@ -344,7 +371,11 @@ export function scoreAlerts(labels: SimLabels, transitions: readonly AlertTransi
   if (slowTtd.length) overall.slowMedianTtdMs = quantile(slowTtd, 0.5);
 
   const top = [...groups.values()]
-    .sort((x, y) => y.count - x.count || (x.detector < y.detector ? -1 : x.detector > y.detector ? 1 : x.key < y.key ? -1 : 1))
+    .sort(
+      (x, y) =>
+        y.count - x.count ||
+        (x.detector < y.detector ? -1 : x.detector > y.detector ? 1 : x.key < y.key ? -1 : 1),
+    )
     .slice(0, o.top);
   const fastMedian = overall.fastMedianTtdMs;
   return {
@@ -364,10 +395,23 @@ export function scoreAlerts(labels: SimLabels, transitions: readonly AlertTransi
     scenarios,
     byKind,
     overall,
-    falseAlerts: { count: falseCount, per1000IdentityDays: round(per1000, 3), byDetector: falseByDetector, top },
+    falseAlerts: {
+      count: falseCount,
+      per1000IdentityDays: round(per1000, 3),
+      byDetector: falseByDetector,
+      top,
+    },
     targets: {
-      recall: { target: TARGETS.recall, value: round(overall.recall, 3), met: overall.recall >= TARGETS.recall },
-      falsePer1000IdentityDays: { target: TARGETS.falsePer1000IdentityDays, value: round(per1000, 3), met: per1000 <= TARGETS.falsePer1000IdentityDays },
+      recall: {
+        target: TARGETS.recall,
+        value: round(overall.recall, 3),
+        met: overall.recall >= TARGETS.recall,
+      },
+      falsePer1000IdentityDays: {
+        target: TARGETS.falsePer1000IdentityDays,
+        value: round(per1000, 3),
+        met: per1000 <= TARGETS.falsePer1000IdentityDays,
+      },
       fastMedianTtdMs: {
         target: TARGETS.fastMedianTtdMs,
         value: fastMedian ?? null,
@@ -386,12 +430,19 @@ function round(x: number, digits: number): number {
  * Benign changes that may explain a false alert: the identity's own changes up to 3 days before,
  * and run-wide ones (holiday, new VPN pool) that are in effect.
  */
-function benignContext(labels: SimLabels, identity: string | undefined, entityId: string | undefined, at: number): string[] {
+function benignContext(
+  labels: SimLabels,
+  identity: string | undefined,
+  entityId: string | undefined,
+  at: number,
+): string[] {
   const out: string[] = [];
   for (const e of labels.benignEvents) {
     const t = Date.parse(e.at);
     const until = e.end ? Date.parse(e.end) : t;
-    const mine = (identity !== undefined && e.identity === identity) || (entityId !== undefined && e.entityId === entityId);
+    const mine =
+      (identity !== undefined && e.identity === identity) ||
+      (entityId !== undefined && e.entityId === entityId);
     const global = e.identity === undefined && e.entityId === undefined;
     const relevant = mine
       ? at >= t - HOUR && at <= until + 3 * DAY
@@ -418,13 +469,21 @@ const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.len
 export function formatReport(r: EvalReport): string {
   const lines: string[] = [];
   const run = r.run;
-  const head = [`seed ${String(run['seed'])}`, `${String(run['days'])} days`, `${String(run['identities'])} identities`];
+  const head = [
+    `seed ${String(run['seed'])}`,
+    `${String(run['days'])} days`,
+    `${String(run['identities'])} identities`,
+  ];
   if (run['intensity'] !== undefined) head.push(`intensity ${String(run['intensity'])}`);
   if (run['lines'] !== undefined) head.push(`${Number(run['lines']).toLocaleString('en')} lines`);
   lines.push(`Vigil evaluation — ${head.join(', ')}`);
   const timing: string[] = [];
-  if (run['generationSeconds'] !== undefined) timing.push(`generated in ${String(run['generationSeconds'])} s${run['cached'] ? ' (cached)' : ''}`);
-  if (run['replaySeconds'] !== undefined) timing.push(`replayed in ${String(run['replaySeconds'])} s (${Number(run['replayLinesPerSecond']).toLocaleString('en')} lines/s)`);
+  if (run['generationSeconds'] !== undefined)
+    timing.push(`generated in ${String(run['generationSeconds'])} s${run['cached'] ? ' (cached)' : ''}`);
+  if (run['replaySeconds'] !== undefined)
+    timing.push(
+      `replayed in ${String(run['replaySeconds'])} s (${Number(run['replayLinesPerSecond']).toLocaleString('en')} lines/s)`,
+    );
   if (timing.length) lines.push(`  ${timing.join(', ')}`);
   lines.push(
     `  ${r.window.start} → ${r.window.end}; warm-up until ${r.window.warmupEnd}; ` +
@@ -432,10 +491,15 @@ export function formatReport(r: EvalReport): string {
   );
   lines.push('');
   const kw = Math.max(22, ...r.byKind.map((k) => k.kind.length + 7));
-  lines.push(`${pad('scenario', kw)}  ${lpad('n', 3)}  ${lpad('found', 5)}  ${lpad('recall', 6)}  ${lpad('median TTD', 10)}  ${lpad('p95 TTD', 9)}  caught by (expected families)`);
+  lines.push(
+    `${pad('scenario', kw)}  ${lpad('n', 3)}  ${lpad('found', 5)}  ${lpad('recall', 6)}  ${lpad('median TTD', 10)}  ${lpad('p95 TTD', 9)}  caught by (expected families)`,
+  );
   lines.push('-'.repeat(kw + 50));
   for (const k of r.byKind) {
-    const name = k.speed === 'slow' || r.byKind.filter((x) => x.kind === k.kind).length > 1 ? `${k.kind} (${k.speed})` : k.kind;
+    const name =
+      k.speed === 'slow' || r.byKind.filter((x) => x.kind === k.kind).length > 1
+        ? `${k.kind} (${k.speed})`
+        : k.kind;
     const caught = Object.entries(k.caughtBy)
       .sort((a, b) => b[1] - a[1])
       .map(([d, n]) => `${d}×${n}`)
@@ -455,11 +519,15 @@ export function formatReport(r: EvalReport): string {
   const t = r.targets;
   const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
   lines.push('targets');
-  lines.push(`  recall                              ≥ ${t.recall.target.toFixed(2)}   measured ${t.recall.value.toFixed(2)}   ${mark(t.recall.met)}`);
+  lines.push(
+    `  recall                              ≥ ${t.recall.target.toFixed(2)}   measured ${t.recall.value.toFixed(2)}   ${mark(t.recall.met)}`,
+  );
   lines.push(
     `  false alerts per 1000 identity-days ≤ ${t.falsePer1000IdentityDays.target.toFixed(2)}   measured ${t.falsePer1000IdentityDays.value.toFixed(2)}   ${mark(t.falsePer1000IdentityDays.met)}`,
   );
-  lines.push(`  median TTD, fast scenarios          ≤ 60 s   measured ${formatDuration(t.fastMedianTtdMs.value)}   ${mark(t.fastMedianTtdMs.met)}`);
+  lines.push(
+    `  median TTD, fast scenarios          ≤ 60 s   measured ${formatDuration(t.fastMedianTtdMs.value)}   ${mark(t.fastMedianTtdMs.met)}`,
+  );
   lines.push('');
   const a = r.alerts;
   lines.push(
@@ -474,7 +542,10 @@ export function formatReport(r: EvalReport): string {
   lines.push(`  false alerts by detector: ${det(r.falseAlerts.byDetector)}`);
   if (a.late) {
     lines.push(`  late alerts by detector: ${det(a.lateByDetector)}`);
-    for (const l of a.lateAlerts) lines.push(`    ${l.detector} for ${l.scenario}, ${formatDuration(l.afterEndMs)} after its end: ${l.summary}`);
+    for (const l of a.lateAlerts)
+      lines.push(
+        `    ${l.detector} for ${l.scenario}, ${formatDuration(l.afterEndMs)} after its end: ${l.summary}`,
+      );
   }
   lines.push(`  warm-up alerts by detector: ${det(a.duringWarmupByDetector)}`);
   if (r.falseAlerts.top.length) {

@@ -1,4 +1,15 @@
-import { bytes, HEADERS, Hmac, LOGIN_CALLER, mount, type Access, type Caller, type Flavor, type Mount, type Text } from './audit-format.js';
+import {
+  bytes,
+  HEADERS,
+  Hmac,
+  LOGIN_CALLER,
+  mount,
+  type Access,
+  type Caller,
+  type Flavor,
+  type Mount,
+  type Text,
+} from './audit-format.js';
 import type { BenignEvent, ScenarioKind } from './labels.js';
 import { Rng } from './rng.js';
 import { DAY, ZoneClock, iso } from './time.js';
@@ -118,7 +129,13 @@ export class KvCatalog {
     if (this.secrets.has(logical)) return;
     const name = logical.slice(logical.lastIndexOf('/') + 1);
     const fields = FIELDS[name] ?? ['value'];
-    this.secrets.set(logical, { fields, version: this.rng.int(1, 12), readBody: undefined, dataPath: `secret/data/${logical}`, dataPathPart: undefined });
+    this.secrets.set(logical, {
+      fields,
+      version: this.rng.int(1, 12),
+      readBody: undefined,
+      dataPath: `secret/data/${logical}`,
+      dataPathPart: undefined,
+    });
     // Directory index for LIST responses.
     const parts = logical.split('/');
     let dir = '';
@@ -258,8 +275,8 @@ export class Networks {
 }
 
 const PUBLIC_FIRST_OCTETS = [
-  5, 23, 31, 37, 45, 46, 51, 62, 66, 77, 78, 79, 80, 81, 82, 85, 87, 88, 89, 91, 92, 93, 94, 95, 103, 104, 109, 134,
-  139, 141, 146, 154, 158, 159, 162, 167, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217,
+  5, 23, 31, 37, 45, 46, 51, 62, 66, 77, 78, 79, 80, 81, 82, 85, 87, 88, 89, 91, 92, 93, 94, 95, 103, 104,
+  109, 134, 139, 141, 146, 154, 158, 159, 162, 167, 176, 178, 185, 188, 193, 194, 195, 212, 213, 217,
 ];
 
 export const cidr = (net: string): string => `${net}.0/24`;

@@ -117,6 +117,14 @@ export class SeenSet {
     return slot !== undefined && (this.data[3 * slot + 1] ?? NONE) > at - this.config.ttlMs;
   }
 
+  /** When `value` was last seen (if remembered and within the TTL as of `at`); allocation-free. */
+  lastSeenAt(value: string, at: number): number | undefined {
+    const slot = this.index.get(value);
+    if (slot === undefined) return undefined;
+    const last = this.data[3 * slot + 1] ?? NONE;
+    return last > at - this.config.ttlMs ? last : undefined;
+  }
+
   /** Score `value` at `at` without learning it. */
   check(value: string, at: number): SeenCheck {
     const slot = this.index.get(value);

@@ -149,6 +149,16 @@ export class SlidingCounter {
     return n;
   }
 
+  /** True when `drainClosed(at, …)` would report something (a cheap check for the hot path). */
+  hasClosed(at: number): boolean {
+    const cur = Math.floor(at / this.windowMs);
+    return (
+      (this.openIdx !== NONE && this.openIdx < cur) ||
+      this.pending !== undefined ||
+      (this.drainedIdx !== NONE && this.drainedIdx < cur - 1)
+    );
+  }
+
   /**
    * Report every fixed window [i·W, (i+1)·W) that ended at or before `at` and was not reported yet, in
    * order, to `sink` — empty ones included, from the first window that ever saw an event. Gaps longer than

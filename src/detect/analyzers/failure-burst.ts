@@ -157,11 +157,12 @@ export const failureBurstAnalyzer: Analyzer<Params> = {
           table.set(groupKey, grp);
         }
         const state = grp;
-        state.counter.drainClosed(t, (start, count) => {
-          const flagged = Math.floor(start / p.window) <= state.flaggedUntil;
-          if (!flagged) state.stats.observe(count, start);
-          else state.stats.decayTo(start);
-        });
+        if (state.counter.hasClosed(t))
+          state.counter.drainClosed(t, (start, count) => {
+            const flagged = Math.floor(start / p.window) <= state.flaggedUntil;
+            if (!flagged) state.stats.observe(count, start);
+            else state.stats.decayTo(start);
+          });
         state.counter.add(t);
         state.lastAt = t;
         const value = p.distinct ? fieldValue(event, p.distinct, p.distinct_depth) : undefined;

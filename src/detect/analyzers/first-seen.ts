@@ -96,12 +96,14 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
           table.set(groupKey, g);
         }
         g.lastAt = t;
+        // Fast path: a value seen again recently needs nothing (no novelty, no re-observation).
+        const last = g.seen.lastSeenAt(value, t);
+        if (last !== undefined && t - last < p.reobserve_after) return;
         const check = g.seen.check(value, t);
         const publicAddress =
           p.public_bonus > 0 && event.remoteAddress !== undefined && !privateAddress(event.remoteAddress);
         const firstPublic = publicAddress && !g.anyPublic && !isHuman(event.identity);
         if (publicAddress) g.anyPublic = true;
-        if (check.seen && check.lastSeen !== undefined && t - check.lastSeen < p.reobserve_after) return;
         const newToAll = !global.has(value, t);
         g.seen.observe(value, t);
         global.observe(value, t);

@@ -139,14 +139,15 @@ export const noveltyRateAnalyzer: Analyzer<Params> = {
           grp.current = new Set();
           grp.generationStart = t;
         }
-        grp.fresh.drainClosed(t, (start, count) => {
-          if (Math.floor(start / p.window) > grp.flaggedUntil) grp.stats.observe(count, start);
-          else grp.stats.decayTo(start);
-          if (count > 0) {
-            grp.peak = Math.max(count, decayedPeak(grp, start));
-            grp.peakAt = start;
-          }
-        });
+        if (grp.fresh.hasClosed(t))
+          grp.fresh.drainClosed(t, (start, count) => {
+            if (Math.floor(start / p.window) > grp.flaggedUntil) grp.stats.observe(count, start);
+            else grp.stats.decayTo(start);
+            if (count > 0) {
+              grp.peak = Math.max(count, decayedPeak(grp, start));
+              grp.peakAt = start;
+            }
+          });
         const h = (hash64(value)[0] ?? 0) >>> 0;
         if (grp.current.has(h)) return;
         if (grp.previous.has(h)) {

@@ -118,19 +118,20 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
           table.set(groupKey, g);
         }
         const grp = g;
-        grp.counter.drainClosed(t, (start, count) => {
-          const flagged = Math.floor(start / p.window) <= grp.flaggedUntil;
-          // A flagged window only advances time; others are learned, capped so one burst cannot
-          // drag the baseline up.
-          grp.rate.observe(Math.min(count, winsorCap(grp, start)), start, flagged ? 0 : 1);
-          // The busiest window is remembered uncapped, flagged or not: once alerted on, a burst of
-          // that size is this identity's known behaviour.
-          if (count > 0) {
-            const decayed = grp.peak * Math.pow(2, -(start - grp.peakAt) / p.peak_half_life);
-            grp.peak = Math.max(count, decayed);
-            grp.peakAt = start;
-          }
-        });
+        if (grp.counter.hasClosed(t))
+          grp.counter.drainClosed(t, (start, count) => {
+            const flagged = Math.floor(start / p.window) <= grp.flaggedUntil;
+            // A flagged window only advances time; others are learned, capped so one burst cannot
+            // drag the baseline up.
+            grp.rate.observe(Math.min(count, winsorCap(grp, start)), start, flagged ? 0 : 1);
+            // The busiest window is remembered uncapped, flagged or not: once alerted on, a burst of
+            // that size is this identity's known behaviour.
+            if (count > 0) {
+              const decayed = grp.peak * Math.pow(2, -(start - grp.peakAt) / p.peak_half_life);
+              grp.peak = Math.max(count, decayed);
+              grp.peakAt = start;
+            }
+          });
         grp.counter.add(t);
         grp.lastAt = t;
         const observed = grp.counter.count(t);

@@ -57,6 +57,7 @@ export const rotationAnalyzer: Analyzer<Params> = {
       operations: new Set(policy.operations),
     }));
     const byName = new Map(policies.map((c) => [c.policy.name, c.policy]));
+    const operations = new Set(policies.flatMap((c) => [...c.operations]));
     const table = new GroupTable<PathState>(p.retention, 86_400_000);
     const halfLife = 90 * 86_400_000;
 
@@ -98,6 +99,7 @@ export const rotationAnalyzer: Analyzer<Params> = {
 
     return {
       onEvent(event: AccessEvent, _groupKey, emit) {
+        if (!operations.has(event.operation)) return;
         const c = policies.find((x) => x.operations.has(event.operation) && x.matches(event.path));
         if (!c) return;
         const t = event.time;

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { AccessEvent } from '../../../src/audit/event.js';
-import { parseAuditLine, peekRequest } from '../../../src/audit/entry.js';
+import fc from 'fast-check';
+import { parseAuditLine, parseTime, peekRequest } from '../../../src/audit/entry.js';
 import { Pairer } from '../../../src/audit/pairing.js';
 import { looksSecret } from '../../../src/audit/secrets.js';
 
@@ -268,5 +269,39 @@ describe('request entries recognised without parsing', () => {
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ entries: 'request', outcome: 'unknown', errorClass: 'no_response' });
     expect(invalid).toEqual([expect.stringMatching(/invalid JSON/)]);
+  });
+});
+
+describe('entry times', () => {
+  it.each([
+    ['2026-01-05T00:00:00.196813919Z', Date.parse('2026-01-05T00:00:00.196Z')],
+    ['2026-01-05T00:00:00Z', Date.parse('2026-01-05T00:00:00Z')],
+    ['2026-01-05T23:59:59.9Z', Date.parse('2026-01-05T23:59:59.900Z')],
+    ['2026-01-05T10:00:00.12Z', Date.parse('2026-01-05T10:00:00.120Z')],
+    ['2026-01-05T10:00:00+02:00', Date.parse('2026-01-05T08:00:00Z')],
+    ['2024-02-29T12:00:00Z', Date.parse('2024-02-29T12:00:00Z')],
+  ])('%s', (text, ms) => expect(parseTime(text)).toBe(ms));
+
+  it.each([
+    '2026-02-31T00:00:00Z',
+    '2026-13-01T00:00:00Z',
+    '2026-01-05T25:00:00Z',
+    '2026-01-05T10:00:00.Z',
+    'yesterday',
+    '2026-01-05T10:00:0xZ',
+  ])('rejects %s', (text) => expect(parseTime(text)).toBeNaN());
+
+  it('agrees with Date.parse on any millisecond of any day', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.parse('1990-01-01T00:00:00Z'), max: Date.parse('2100-01-01T00:00:00Z') }),
+        fc.nat(999_999),
+        (ms, nanos) => {
+          const iso = new Date(ms).toISOString().replace('Z', `${String(nanos).padStart(6, '0')}Z`);
+          expect(parseTime(iso)).toBe(ms);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -67,7 +67,10 @@ describe('vigil simulate (runSimulate)', () => {
     expect(parseScenarioList('none')).toEqual([]);
     expect(parseScenarioList('all')).toHaveLength(14);
     expect(parseScenarioList('brute-force, root_token')).toEqual(['brute_force', 'root_token']);
-    expect(simOptionsFrom({ out: 'x', seed: '3', start: '2026-01-05' })).toEqual({ seed: 3, start: Date.parse('2026-01-05T00:00:00Z') });
+    expect(simOptionsFrom({ out: 'x', seed: '3', start: '2026-01-05' })).toEqual({
+      seed: 3,
+      start: Date.parse('2026-01-05T00:00:00Z'),
+    });
   });
 });
 
@@ -93,7 +96,12 @@ describe('PRNG and distributions', () => {
     expect(mean(() => r.poisson(80))).toBeLessThan(81);
     expect(mean(() => r.gammaNoise(12))).toBeCloseTo(1, 1);
     expect(mean(() => r.gamma(0.5, 2))).toBeCloseTo(1, 1);
-    expect(quantile(Array.from({ length: 20_001 }, () => r.logNormal(6, 1)), 0.5)).toBeCloseTo(6, 0);
+    expect(
+      quantile(
+        Array.from({ length: 20_001 }, () => r.logNormal(6, 1)),
+        0.5,
+      ),
+    ).toBeCloseTo(6, 0);
     expect(mean(() => r.next())).toBeCloseTo(0.5, 1);
   });
 

@@ -56,7 +56,9 @@ describe('simulate: determinism', () => {
     const again = join(dir, 'b.ndjson');
     await generate({ ...small, seed: 7, out: again });
     expect(sha(again)).toBe(sha(plainPath));
-    expect(readFileSync(`${again}.labels.json`, 'utf8')).toBe(readFileSync(`${plainPath}.labels.json`, 'utf8'));
+    expect(readFileSync(`${again}.labels.json`, 'utf8')).toBe(
+      readFileSync(`${plainPath}.labels.json`, 'utf8'),
+    );
     const other = join(dir, 'c.ndjson');
     await generate({ ...small, seed: 8, out: other });
     expect(sha(other)).not.toBe(sha(plainPath));
@@ -65,7 +67,11 @@ describe('simulate: determinism', () => {
   it('writes gzip when the name ends in .gz (same content)', async () => {
     const gz = join(dir, 'a.ndjson.gz');
     await generate({ ...small, seed: 7, out: gz });
-    expect(createHash('sha256').update(gunzipSync(readFileSync(gz))).digest('hex')).toBe(sha(plainPath));
+    expect(
+      createHash('sha256')
+        .update(gunzipSync(readFileSync(gz)))
+        .digest('hex'),
+    ).toBe(sha(plainPath));
   }, 60_000);
 });
 
@@ -81,7 +87,12 @@ describe('simulate: every line is a valid audit entry', () => {
     }
     const rest: AccessEvent[] = [];
     pairer.flush(rest);
-    expect(pairer.stats).toEqual({ pairs: run.lines.length / 2, requestOnly: 0, responseOnly: 0, duplicates: 0 });
+    expect(pairer.stats).toEqual({
+      pairs: run.lines.length / 2,
+      requestOnly: 0,
+      responseOnly: 0,
+      duplicates: 0,
+    });
     expect(rest).toEqual([]);
     expect(run.labels.stats.accesses).toBe(events.length);
     expect(run.result.lateClamped).toBe(0);
@@ -106,7 +117,10 @@ describe('simulate: every line is a valid audit entry', () => {
 
   it('is ASCII JSON with Vault’s shapes (HMAC’d tokens, denied and failed-login errors)', () => {
     expect(/^[\x20-\x7e\n]*$/.test(run.text)).toBe(true);
-    type Raw = { auth: { client_token?: string }; request: { client_token?: string; namespace: unknown; id: string } };
+    type Raw = {
+      auth: { client_token?: string };
+      request: { client_token?: string; namespace: unknown; id: string };
+    };
     const sample = run.lines.slice(0, 2000).map((l) => JSON.parse(l) as Raw);
     for (const e of sample) {
       expect(Object.keys(e)[0]).toBe('time');
@@ -117,7 +131,9 @@ describe('simulate: every line is a valid audit entry', () => {
     }
     const denied = run.entries.filter((e) => e.type === 'response' && e.policyAllowed === false);
     for (const d of denied) expect(d.error).toBe('1 error occurred:\n\t* permission denied\n\n');
-    const wrongPassword = run.entries.filter((e) => e.type === 'response' && e.error === 'invalid credentials');
+    const wrongPassword = run.entries.filter(
+      (e) => e.type === 'response' && e.error === 'invalid credentials',
+    );
     expect(wrongPassword.length).toBeGreaterThan(0);
     for (const w of wrongPassword) expect(w.responseDataError).toBe(true);
   });
@@ -139,7 +155,9 @@ describe('simulate: labels', () => {
     expect(l.timeRange).toEqual({ start: '2026-01-05T00:00:00.000Z', end: '2026-01-08T00:00:00.000Z' });
     expect(l.warmupEnd).toBe('2026-01-06T00:00:00.000Z');
     expect(l.identities).toHaveLength(16);
-    expect(new Set(l.identities.map((i) => i.role))).toEqual(new Set(['service', 'ci', 'batch', 'rotation', 'human', 'admin', 'monitor']));
+    expect(new Set(l.identities.map((i) => i.role))).toEqual(
+      new Set(['service', 'ci', 'batch', 'rotation', 'human', 'admin', 'monitor']),
+    );
     for (const i of l.identities) {
       expect(i.key).toBe(i.entityId ? `entity:${i.entityId}` : `name:${i.displayName}`);
       expect(i.homeNetworks.length).toBeGreaterThan(0);
@@ -147,14 +165,16 @@ describe('simulate: labels', () => {
     // Every identity's Vigil key appears in the log.
     const keys = new Set(run.entries.map((e) => e.identity.key));
     for (const i of l.identities.filter((x) => x.accesses > 0)) {
-      if (i.role !== 'batch' && i.role !== 'rotation' && i.role !== 'ci') expect(keys.has(i.key), i.id).toBe(true);
+      if (i.role !== 'batch' && i.role !== 'rotation' && i.role !== 'ci')
+        expect(keys.has(i.key), i.id).toBe(true);
     }
     expect(l.benignEvents.some((e) => e.kind === 'deploy')).toBe(true);
     expect(l.scenarios.length).toBeGreaterThan(8);
   });
 
   it('scenario events are in the log, inside the labelled window', () => {
-    const inWindow = (t: number, s: { start: string; end: string }) => t >= Date.parse(s.start) && t <= Date.parse(s.end) + 1000;
+    const inWindow = (t: number, s: { start: string; end: string }) =>
+      t >= Date.parse(s.start) && t <= Date.parse(s.end) + 1000;
     for (const s of run.labels.scenarios) {
       if (s.kind === 'stream_silence') {
         // Nothing at all while the stream is silent.
@@ -163,12 +183,21 @@ describe('simulate: labels', () => {
       }
       if (s.kind === 'stopped_rotation') {
         const key = `entity:${s.entityIds[0] as string}`;
-        expect(run.entries.filter((e) => inWindow(e.time, s) && e.type === 'response' && (e.identity.key === key || e.issued?.entityId === s.entityIds[0])).length).toBe(0);
+        expect(
+          run.entries.filter(
+            (e) =>
+              inWindow(e.time, s) &&
+              e.type === 'response' &&
+              (e.identity.key === key || e.issued?.entityId === s.entityIds[0]),
+          ).length,
+        ).toBe(0);
         continue;
       }
       expect(s.events, s.id).toBeGreaterThan(0);
       const addresses = new Set(s.sourceAddresses);
-      const requests = run.entries.filter((e) => e.type === 'request' && addresses.has(e.remoteAddress ?? ''));
+      const requests = run.entries.filter(
+        (e) => e.type === 'request' && addresses.has(e.remoteAddress ?? ''),
+      );
       const inside = requests.filter((e) => inWindow(e.time, s));
       expect(inside.length, s.id).toBeGreaterThanOrEqual(s.events);
       if (['credential_stuffing', 'password_spraying', 'brute_force', 'token_theft'].includes(s.kind)) {
@@ -190,9 +219,13 @@ describe('simulate: labels', () => {
 
 describe('simulate: benign traffic shape', () => {
   it('humans work in working hours of the configured zone, weekends are nearly empty', () => {
-    const humanKeys = new Set(run.labels.identities.filter((i) => i.role === 'human' || i.role === 'admin').map((i) => i.key));
+    const humanKeys = new Set(
+      run.labels.identities.filter((i) => i.role === 'human' || i.role === 'admin').map((i) => i.key),
+    );
     // Attacks that use a human's credentials happen at any hour: leave their windows out.
-    const attacks = run.labels.scenarios.map((s) => [Date.parse(s.start), Date.parse(s.end) + 3_600_000] as const);
+    const attacks = run.labels.scenarios.map(
+      (s) => [Date.parse(s.start), Date.parse(s.end) + 3_600_000] as const,
+    );
     const zone = new ZoneClock('Europe/Berlin');
     let total = 0;
     let working = 0;
@@ -240,7 +273,16 @@ describe('simulate: benign traffic shape', () => {
 describe('simulate: OpenBao flavour', () => {
   it('writes OpenBao key order and a namespace', async () => {
     const path = join(dir, 'bao.ndjson');
-    await generate({ seed: 2, days: 1, identities: 8, scenarios: [], warmupDays: 0.5, flavor: 'openbao', namespace: 'team-a/', out: path });
+    await generate({
+      seed: 2,
+      days: 1,
+      identities: 8,
+      scenarios: [],
+      warmupDays: 0.5,
+      flavor: 'openbao',
+      namespace: 'team-a/',
+      out: path,
+    });
     const lines = readFileSync(path, 'utf8').trim().split('\n');
     const first = JSON.parse(lines[0] as string) as Record<string, unknown>;
     expect(Object.keys(first).slice(0, 3)).toEqual(['time', 'type', 'auth']);

@@ -7,7 +7,9 @@ const T0 = Date.parse('2026-01-05T00:00:00Z');
 const H = 3_600_000;
 const at = (hours: number) => new Date(T0 + hours * H).toISOString();
 
-function scenario(over: Partial<ScenarioLabel> & Pick<ScenarioLabel, 'id' | 'kind' | 'start' | 'end'>): ScenarioLabel {
+function scenario(
+  over: Partial<ScenarioLabel> & Pick<ScenarioLabel, 'id' | 'kind' | 'start' | 'end'>,
+): ScenarioLabel {
   return {
     speed: 'fast',
     description: over.id,
@@ -33,12 +35,44 @@ function labels(scenarios: ScenarioLabel[]): SimLabels {
     warmupEnd: at(48),
     timeZone: 'UTC',
     identities: [
-      { id: 'svc-a', role: 'service', key: 'entity:ent-a', entityId: 'ent-a', displayName: 'approle', authMethod: 'approle', team: 't', policies: [], homeNetworks: ['10.1.1.0/24'], plannedStart: at(0), accesses: 1 },
+      {
+        id: 'svc-a',
+        role: 'service',
+        key: 'entity:ent-a',
+        entityId: 'ent-a',
+        displayName: 'approle',
+        authMethod: 'approle',
+        team: 't',
+        policies: [],
+        homeNetworks: ['10.1.1.0/24'],
+        plannedStart: at(0),
+        accesses: 1,
+      },
       // Arrives on day 5: counts 5 identity-days after the warm-up, not 8.
-      { id: 'user-b', role: 'human', key: 'entity:ent-b', entityId: 'ent-b', displayName: 'userpass-bob', authMethod: 'userpass', team: 't', policies: [], homeNetworks: ['172.20.1.0/24'], plannedStart: at(120), accesses: 1 },
+      {
+        id: 'user-b',
+        role: 'human',
+        key: 'entity:ent-b',
+        entityId: 'ent-b',
+        displayName: 'userpass-bob',
+        authMethod: 'userpass',
+        team: 't',
+        policies: [],
+        homeNetworks: ['172.20.1.0/24'],
+        plannedStart: at(120),
+        accesses: 1,
+      },
     ],
     scenarios,
-    benignEvents: [{ kind: 'deploy', at: at(99), identity: 'svc-a', entityId: 'ent-a', description: 'rolling deploy of a' }],
+    benignEvents: [
+      {
+        kind: 'deploy',
+        at: at(99),
+        identity: 'svc-a',
+        entityId: 'ent-a',
+        description: 'rolling deploy of a',
+      },
+    ],
     stats: { lines: 0, accesses: 0, benignAccesses: 0, attackAccesses: 0, bytes: 0 },
   };
 }
@@ -74,14 +108,43 @@ function open(hours: number, over: Partial<Alert> = {}): AlertTransition {
   return { action: 'open', at: at(hours), alert };
 }
 
-const brute = scenario({ id: 'brute_force-1', kind: 'brute_force', start: at(100), end: at(100.25), sourceAddresses: ['203.0.113.9'], loginUsers: ['bob'], entityIds: ['ent-b'] });
-const silence = scenario({ id: 'stream_silence-1', kind: 'stream_silence', start: at(150), end: at(151), expected: ['availability'] });
-const exfil = scenario({ id: 'slow_exfiltration-1', kind: 'slow_exfiltration', speed: 'slow', start: at(160), end: at(190), entityIds: ['ent-a'], expected: ['novelty'] });
+const brute = scenario({
+  id: 'brute_force-1',
+  kind: 'brute_force',
+  start: at(100),
+  end: at(100.25),
+  sourceAddresses: ['203.0.113.9'],
+  loginUsers: ['bob'],
+  entityIds: ['ent-b'],
+});
+const silence = scenario({
+  id: 'stream_silence-1',
+  kind: 'stream_silence',
+  start: at(150),
+  end: at(151),
+  expected: ['availability'],
+});
+const exfil = scenario({
+  id: 'slow_exfiltration-1',
+  kind: 'slow_exfiltration',
+  speed: 'slow',
+  start: at(160),
+  end: at(190),
+  entityIds: ['ent-a'],
+  expected: ['novelty'],
+});
 
 describe('scoring alerts against labels', () => {
   it('a related alert opening inside the window detects the scenario; TTD = open − start', () => {
-    const r = scoreAlerts(labels([brute]), [open(100 + 90 / 3600, { detector: 'failed-login-burst', groupKey: 'bob', family: 'auth' })]);
-    expect(r.scenarios[0]).toMatchObject({ id: 'brute_force-1', detected: true, ttdMs: 90_000, detectors: ['failed-login-burst'] });
+    const r = scoreAlerts(labels([brute]), [
+      open(100 + 90 / 3600, { detector: 'failed-login-burst', groupKey: 'bob', family: 'auth' }),
+    ]);
+    expect(r.scenarios[0]).toMatchObject({
+      id: 'brute_force-1',
+      detected: true,
+      ttdMs: 90_000,
+      detectors: ['failed-login-burst'],
+    });
     expect(r.overall).toMatchObject({ n: 1, detected: 1, recall: 1, fastMedianTtdMs: 90_000 });
     expect(r.falseAlerts.count).toBe(0);
     expect(r.alerts).toMatchObject({ opened: 1, afterWarmup: 1, explained: 1, late: 0 });
@@ -119,10 +182,28 @@ describe('scoring alerts against labels', () => {
   });
 
   it('a login user is a whole group-key component, so a spray with user "root" does not claim the root-token alert', () => {
-    const spray = scenario({ id: 'password_spraying-1', kind: 'password_spraying', start: at(100), end: at(101), sourceAddresses: ['198.51.100.7'], loginUsers: ['root', 'admin'] });
-    const rootAlert = open(100.5, { detector: 'root-token-used', groupKey: 'name:root', identity: { key: 'name:root', displayName: 'root' } });
+    const spray = scenario({
+      id: 'password_spraying-1',
+      kind: 'password_spraying',
+      start: at(100),
+      end: at(101),
+      sourceAddresses: ['198.51.100.7'],
+      loginUsers: ['root', 'admin'],
+    });
+    const rootAlert = open(100.5, {
+      detector: 'root-token-used',
+      groupKey: 'name:root',
+      identity: { key: 'name:root', displayName: 'root' },
+    });
     expect(scoreAlerts(labels([spray]), [rootAlert]).scenarios[0]?.detected).toBe(false);
-    const rootScenario = scenario({ id: 'root_token-1', kind: 'root_token', start: at(100), end: at(101), displayNames: ['root'], sourceAddresses: ['10.10.0.5'] });
+    const rootScenario = scenario({
+      id: 'root_token-1',
+      kind: 'root_token',
+      start: at(100),
+      end: at(101),
+      displayNames: ['root'],
+      sourceAddresses: ['10.10.0.5'],
+    });
     expect(scoreAlerts(labels([rootScenario]), [rootAlert]).scenarios[0]?.detected).toBe(true);
   });
 
@@ -133,7 +214,9 @@ describe('scoring alerts against labels', () => {
     expect(r.alerts.late).toBe(1);
     expect(r.falseAlerts.count).toBe(0);
     // Inside the 15 min grace it counts.
-    expect(scoreAlerts(labels([brute]), [open(100.25 + 0.2, { groupKey: 'bob' })]).scenarios[0]?.detected).toBe(true);
+    expect(
+      scoreAlerts(labels([brute]), [open(100.25 + 0.2, { groupKey: 'bob' })]).scenarios[0]?.detected,
+    ).toBe(true);
     // More than 6 h after the grace, it is just a false alert.
     expect(scoreAlerts(labels([brute]), [open(107, { groupKey: 'bob' })]).falseAlerts.count).toBe(1);
     expect(r.alerts.lateAlerts[0]).toMatchObject({ scenario: 'brute_force-1', afterEndMs: 30 * 60_000 });
@@ -146,8 +229,14 @@ describe('scoring alerts against labels', () => {
   });
 
   it('slow scenarios get a 2 h grace', () => {
-    expect(scoreAlerts(labels([exfil]), [open(191.5, { identity: { entityId: 'ent-a', key: 'entity:ent-a' } })]).scenarios[0]?.detected).toBe(true);
-    expect(scoreAlerts(labels([exfil]), [open(192.5, { identity: { entityId: 'ent-a', key: 'entity:ent-a' } })]).scenarios[0]?.detected).toBe(false);
+    expect(
+      scoreAlerts(labels([exfil]), [open(191.5, { identity: { entityId: 'ent-a', key: 'entity:ent-a' } })])
+        .scenarios[0]?.detected,
+    ).toBe(true);
+    expect(
+      scoreAlerts(labels([exfil]), [open(192.5, { identity: { entityId: 'ent-a', key: 'entity:ent-a' } })])
+        .scenarios[0]?.detected,
+    ).toBe(false);
   });
 
   it('stream silence is related by detector family', () => {
@@ -160,15 +249,27 @@ describe('scoring alerts against labels', () => {
   });
 
   it('warm-up alerts are reported apart and never scored', () => {
-    const r = scoreAlerts(labels([brute]), [open(10, { detector: 'new-source-network' }), open(47.9, { detector: 'new-source-network' })]);
-    expect(r.alerts).toMatchObject({ opened: 2, duringWarmup: 2, afterWarmup: 0, duringWarmupByDetector: { 'new-source-network': 2 } });
+    const r = scoreAlerts(labels([brute]), [
+      open(10, { detector: 'new-source-network' }),
+      open(47.9, { detector: 'new-source-network' }),
+    ]);
+    expect(r.alerts).toMatchObject({
+      opened: 2,
+      duringWarmup: 2,
+      afterWarmup: 0,
+      duringWarmupByDetector: { 'new-source-network': 2 },
+    });
     expect(r.falseAlerts.count).toBe(0);
   });
 
   it('false alerts per 1000 identity-days, by detector, grouped with benign context', () => {
     // Identity-days after warm-up: svc-a 8 days (48 h → 240 h), user-b 5 days (120 h → 240 h) = 13.
     const r = scoreAlerts(labels([]), [
-      open(100, { detector: 'request-rate-spike', identity: { key: 'entity:ent-a', entityId: 'ent-a' }, summary: 'a spiked' }),
+      open(100, {
+        detector: 'request-rate-spike',
+        identity: { key: 'entity:ent-a', entityId: 'ent-a' },
+        summary: 'a spiked',
+      }),
       open(110, { detector: 'request-rate-spike', identity: { key: 'entity:ent-a', entityId: 'ent-a' } }),
       open(111, { detector: 'off-hours-activity', identity: { key: 'entity:ent-b', entityId: 'ent-b' } }),
     ]);
@@ -177,22 +278,53 @@ describe('scoring alerts against labels', () => {
     expect(r.falseAlerts.per1000IdentityDays).toBeCloseTo((3 / 13) * 1000, 2);
     expect(r.falseAlerts.byDetector).toEqual({ 'request-rate-spike': 2, 'off-hours-activity': 1 });
     const top = r.falseAlerts.top[0];
-    expect(top).toMatchObject({ detector: 'request-rate-spike', identity: 'svc-a', role: 'service', count: 2, summary: 'a spiked' });
+    expect(top).toMatchObject({
+      detector: 'request-rate-spike',
+      identity: 'svc-a',
+      role: 'service',
+      count: 2,
+      summary: 'a spiked',
+    });
     expect(top?.context[0]).toContain('rolling deploy of a');
     expect(r.targets.falsePer1000IdentityDays.met).toBe(false);
   });
 
   it('per-kind rows: recall, median and p95 TTD, split by speed when a kind has both', () => {
-    const s1 = scenario({ id: 'password_spraying-1', kind: 'password_spraying', start: at(60), end: at(60.2), sourceAddresses: ['198.51.100.1'] });
-    const s2 = scenario({ id: 'password_spraying-2', kind: 'password_spraying', speed: 'slow', start: at(80), end: at(86), sourceAddresses: ['198.51.100.2'] });
-    const s3 = scenario({ id: 'password_spraying-3', kind: 'password_spraying', start: at(90), end: at(90.2), sourceAddresses: ['198.51.100.3'] });
+    const s1 = scenario({
+      id: 'password_spraying-1',
+      kind: 'password_spraying',
+      start: at(60),
+      end: at(60.2),
+      sourceAddresses: ['198.51.100.1'],
+    });
+    const s2 = scenario({
+      id: 'password_spraying-2',
+      kind: 'password_spraying',
+      speed: 'slow',
+      start: at(80),
+      end: at(86),
+      sourceAddresses: ['198.51.100.2'],
+    });
+    const s3 = scenario({
+      id: 'password_spraying-3',
+      kind: 'password_spraying',
+      start: at(90),
+      end: at(90.2),
+      sourceAddresses: ['198.51.100.3'],
+    });
     const r = scoreAlerts(labels([s1, s2, s3]), [
       open(60 + 30 / 3600, { groupKey: '198.51.100.1', detector: 'password-spraying' }),
       open(90 + 90 / 3600, { groupKey: '198.51.100.3', detector: 'password-spraying' }),
     ]);
     const fast = r.byKind.find((k) => k.kind === 'password_spraying' && k.speed === 'fast');
     const slow = r.byKind.find((k) => k.kind === 'password_spraying' && k.speed === 'slow');
-    expect(fast).toMatchObject({ n: 2, detected: 2, recall: 1, medianTtdMs: 60_000, caughtBy: { 'password-spraying': 2 } });
+    expect(fast).toMatchObject({
+      n: 2,
+      detected: 2,
+      recall: 1,
+      medianTtdMs: 60_000,
+      caughtBy: { 'password-spraying': 2 },
+    });
     expect(fast?.p95TtdMs).toBeCloseTo(87_000, 0);
     expect(slow).toMatchObject({ n: 1, detected: 0, recall: 0 });
     expect(r.overall.recall).toBeCloseTo(2 / 3, 5);
@@ -204,7 +336,10 @@ describe('scoring alerts against labels', () => {
 
   it('only opens count (updates and resolves are ignored)', () => {
     const t = open(100.1, { groupKey: 'bob' });
-    const r = scoreAlerts(labels([brute]), [{ ...t, action: 'update' }, { ...t, action: 'resolve' }]);
+    const r = scoreAlerts(labels([brute]), [
+      { ...t, action: 'update' },
+      { ...t, action: 'resolve' },
+    ]);
     expect(r.scenarios[0]?.detected).toBe(false);
     expect(r.alerts.opened).toBe(0);
   });
