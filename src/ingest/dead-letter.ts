@@ -78,6 +78,18 @@ function dropTrailingTokenRun(text: string): string {
   return text.slice(0, i);
 }
 
+const WITHHELD = '[excerpt withheld: not a JSON object, so secrets in it cannot be told apart]';
+
+/**
+ * Whether a line is (the start of) a JSON object, possibly after a device prefix or a syslog header.
+ * Only then can secret values be found by their keys; any other text may hold a secret of no
+ * recognisable shape (an accessor is 24 random characters), so nothing of it is kept.
+ */
+function looksLikeJson(text: string): boolean {
+  const brace = text.indexOf('{');
+  return brace >= 0 && brace < 256 && /^\s*"/.test(text.slice(brace + 1, brace + 64));
+}
+
 /** Turn an entry into its stored form (hash, length, scrubbed excerpt). Exposed for tests and other sinks. */
 export function toDeadLetterRecord(
   entry: DeadLetterEntry,
@@ -96,7 +108,7 @@ export function toDeadLetterRecord(
     bytes: bytes.length,
     sha256: createHash('sha256').update(bytes).digest('hex'),
     truncated: entry.truncated === true,
-    excerpt: escapeControls(scrubLine(text)),
+    excerpt: looksLikeJson(text) ? escapeControls(scrubLine(text)) : WITHHELD,
   };
 }
 

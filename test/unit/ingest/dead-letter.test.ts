@@ -115,11 +115,24 @@ describe('dead-letter sinks', () => {
   });
 
   it('accepts a string line (bytes and hash of its UTF-8 encoding)', () => {
-    const rec = toDeadLetterRecord({ at: 'a', source: 's', origin: 'o', reason: 'r', line: 'héllo ✓' });
-    const bytes = Buffer.from('héllo ✓', 'utf8');
+    const line = '{"héllo":"✓"';
+    const rec = toDeadLetterRecord({ at: 'a', source: 's', origin: 'o', reason: 'r', line });
+    const bytes = Buffer.from(line, 'utf8');
     expect(rec.bytes).toBe(bytes.length);
     expect(rec.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
-    expect(rec.excerpt).toBe('héllo ✓');
+    expect(rec.excerpt).toBe(line);
+  });
+
+  it('keeps nothing of a line that is not JSON: its secrets could not be told apart', () => {
+    const rec = toDeadLetterRecord({
+      at: 'a',
+      source: 's',
+      origin: 'o',
+      reason: 'r',
+      line: 'garbage 9vx2Kc7ePq4Lz8Wm1Tn6Yb3R tail',
+    });
+    expect(rec.excerpt).toMatch(/^\[excerpt withheld/);
+    expect(rec.bytes).toBe(37);
   });
 
   it('batches appends: flushed on a timer without close, and everything on close', async () => {
