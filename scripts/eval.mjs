@@ -71,7 +71,9 @@ try {
     fresh: args.fresh,
     log,
     onGenerateProgress: (p) =>
-      progress(`simulated up to ${new Date(p.simulatedUntil).toISOString().slice(0, 13)}h, ${p.lines.toLocaleString('en')} lines`),
+      progress(
+        `simulated up to ${new Date(p.simulatedUntil).toISOString().slice(0, 13)}h, ${p.lines.toLocaleString('en')} lines`,
+      ),
     onReplayProgress: (p) =>
       progress(
         `replayed ${p.records.toLocaleString('en')} lines` +
