@@ -132,3 +132,59 @@ describe('vigil run', () => {
     }
   }, 90_000);
 });
+
+describe('vigil run reloads on SIGHUP', () => {
+  it('applies new detector tuning, and rejects a broken configuration while keeping the running one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-hup-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const config = join(dir, 'vigil.yaml');
+    const base = [
+      `state: { dir: ${dir}/state }`,
+      `sources: { file: { enabled: false }, socket: { enabled: true, port: ${port} } }`,
+      `outputs: { alert_log: { path: ${dir}/alerts.ndjson }, console: never }`,
+      `dead_letter: { path: ${dir}/dead.ndjson }`,
+      `http: { enabled: false }`,
+      `log: { pretty: never }`,
+    ];
+    writeFileSync(config, base.join('\n'));
+    const { child, log, exited } = start(config);
+    await waitFor('start', () => log().includes('vigil is running'));
+    const fixture = readFileSync(FIXTURE, 'utf8').split('\n');
+    const send = (needle: string) =>
+      new Promise<void>((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port }, () =>
+          s.end(fixture.filter((l) => l.includes(needle)).join('\n') + '\n', () => resolve()),
+        );
+        s.once('error', reject);
+      });
+    const opened = () =>
+      lines(join(dir, 'alerts.ndjson'))
+        .filter((t) => t.action === 'open')
+        .map((t) => t.alert.detector);
+
+    // Disable the raft-snapshot rule and reload.
+    writeFileSync(
+      config,
+      [...base, 'detectors: { overrides: { raft-snapshot-taken: { enabled: false } } }'].join('\n'),
+    );
+    child.kill('SIGHUP');
+    await waitFor('reload', () => log().includes('configuration reloaded'));
+    await send('"sys/storage/raft/snapshot"');
+    await send('"sys/mounts"');
+    await waitFor('the root-token alert', () => opened().includes('root-token-used'));
+    expect(opened()).not.toContain('raft-snapshot-taken');
+
+    // A broken file is rejected; the running configuration stays.
+    writeFileSync(
+      config,
+      [...base, 'detectors: { overrides: { no-such-detector-key: { enabld: true } } }'].join('\n'),
+    );
+    child.kill('SIGHUP');
+    await waitFor('rejection', () => log().includes('configuration reload rejected'));
+    await send('"sys/audit/file"');
+    await waitFor('the audit alert', () => opened().includes('audit-device-disabled'));
+    expect(opened()).not.toContain('raft-snapshot-taken');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 60_000);
+});
