@@ -17,7 +17,12 @@ export function formatTransition(t: AlertTransition, colour: boolean): string {
   const a = t.alert;
   const c = (code: string, text: string) => (colour ? `${code}${text}${RESET}` : text);
   const sev = c(COLOURS[a.severity], ` ${a.severity.toUpperCase()} `);
-  const head = `${c(DIM, t.at)} ${sev} ${t.action.toUpperCase().padEnd(7)} ${a.title}  ${c(DIM, `[${a.detector} ${a.id}]`)}`;
+  const quiet = a.silencedBy
+    ? ` (silenced: ${a.silencedBy})`
+    : a.inhibitedBy
+      ? ` (inhibited by ${a.inhibitedBy})`
+      : '';
+  const head = `${c(DIM, t.at)} ${sev} ${t.action.toUpperCase().padEnd(7)} ${a.title}  ${c(DIM, `[${a.detector} ${a.id}]${quiet}`)}`;
   if (t.action === 'resolve') return `${head}\n    resolved after ${a.eventCount} event(s)`;
   const lines = [head, `    ${a.summary}`];
   const ev = a.evidence;

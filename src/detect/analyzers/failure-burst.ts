@@ -43,6 +43,11 @@ const params = z.strictObject({
   /** With `distinct`: no signal below this many distinct values in the window. */
   min_distinct: z.number().int().positive().default(10),
   distinct_depth: z.number().int().min(1).default(3),
+  /**
+   * Also require failures from at least this many source addresses in the window (cluster-wide
+   * stuffing comes from many places; one address trying many users is spraying, its own detector).
+   */
+  min_sources: z.number().int().positive().nullable().default(null),
   /** Failures per window assumed before the group has a baseline (keeps the floors decisive). */
   min_expected: z.number().positive().default(0.5),
   /** Alert when a success follows a burst in the same group (guessing that worked). */
@@ -57,6 +62,7 @@ type Params = z.infer<typeof params>;
 interface Group {
   counter: SlidingCounter;
   distinct?: SlidingDistinct;
+  sourcesSeen?: SlidingDistinct;
   stats: DecayedStats;
   since: number;
   lastAt: number;
@@ -72,6 +78,7 @@ interface Group {
 interface GroupJson {
   c: SlidingCounterSnapshot;
   d?: SlidingDistinctSnapshot;
+  ss?: SlidingDistinctSnapshot;
   st: DecayedStatsSnapshot;
   s: number;
   l: number;
@@ -110,6 +117,9 @@ export const failureBurstAnalyzer: Analyzer<Params> = {
       };
       if (p.distinct)
         g.distinct = new SlidingDistinct({ windowMs: p.window, buckets: p.buckets, exactCap: 2048 });
+      if (p.min_sources !== null) {
+        g.sourcesSeen = new SlidingDistinct({ windowMs: p.window, buckets: p.buckets, exactCap: 2048 });
+      }
       return g;
     };
 
@@ -167,6 +177,7 @@ export const failureBurstAnalyzer: Analyzer<Params> = {
         state.lastAt = t;
         const value = p.distinct ? fieldValue(event, p.distinct, p.distinct_depth) : undefined;
         if (state.distinct && value !== undefined) state.distinct.add(value, t);
+        if (state.sourcesSeen && event.remoteAddress) state.sourcesSeen.add(event.remoteAddress, t);
         const observed = state.counter.count(t);
         if (state.signalled > 0 && observed < p.min_count / 2) state.signalled = 0;
         if (event.remoteAddress) pushCapped(state.sources, event.remoteAddress, 10);
@@ -178,6 +189,8 @@ export const failureBurstAnalyzer: Analyzer<Params> = {
         if (observed < p.min_count) return;
         const distinctCount = state.distinct ? state.distinct.count(t) : 0;
         if (state.distinct && distinctCount < p.min_distinct) return;
+        const sourceCount = state.sourcesSeen ? state.sourcesSeen.count(t) : 0;
+        if (p.min_sources !== null && sourceCount < p.min_sources) return;
 
         const warm = t - state.since >= p.warmup && state.stats.weight >= 10;
         const mean = Math.max(warm ? state.stats.mean : 0, p.min_expected);
@@ -197,7 +210,9 @@ export const failureBurstAnalyzer: Analyzer<Params> = {
         const w = windowText(p.window);
         const usual = warm ? describeExpected(state.stats.mean, dispersion) : null;
         const distinctText =
-          p.distinct && distinctCount > 0 ? ` across ${plural(distinctCount, FIELD_NOUN[p.distinct])}` : '';
+          (p.distinct && distinctCount > 0
+            ? ` across ${plural(distinctCount, FIELD_NOUN[p.distinct])}`
+            : '') + (sourceCount > 0 ? ` from ${plural(sourceCount, FIELD_NOUN.source)}` : '');
         const subject = groupSubject(event, detector.groupBy);
         emit(
           buildSignal(detector, event, groupKey, {
@@ -217,6 +232,7 @@ export const failureBurstAnalyzer: Analyzer<Params> = {
               window: w,
               ...(usual ? { usual } : {}),
               ...(p.distinct ? { distinct: distinctCount, distinctOf: FIELD_NOUN[p.distinct][1] } : {}),
+              ...(p.min_sources !== null ? { sources: sourceCount } : {}),
               ...(event.loginUser ? { loginUser: event.loginUser } : {}),
               lastError: event.errorMessage ?? event.errorClass ?? event.outcome,
               warm,
@@ -243,6 +259,7 @@ export const failureBurstAnalyzer: Analyzer<Params> = {
             pa: g.paths,
           };
           if (g.distinct) j.d = g.distinct.toJSON();
+          if (g.sourcesSeen) j.ss = g.sourcesSeen.toJSON();
           return j;
         }),
       restore(state) {
