@@ -276,12 +276,11 @@ export const failureBurstAnalyzer: Analyzer<Params> = {
             sources: j.so,
             paths: j.pa,
           };
-          if (j.d)
-            g.distinct = SlidingDistinct.from(j.d, {
-              windowMs: p.window,
-              buckets: p.buckets,
-              exactCap: 2048,
-            });
+          const options = { windowMs: p.window, buckets: p.buckets, exactCap: 2048 };
+          if (j.d) g.distinct = SlidingDistinct.from(j.d, options);
+          if (p.min_sources !== null) {
+            g.sourcesSeen = j.ss ? SlidingDistinct.from(j.ss, options) : new SlidingDistinct(options);
+          }
           return g;
         });
       },
