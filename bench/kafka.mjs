@@ -195,10 +195,8 @@ try {
     dirs.push(dir);
     const config = daemonConfig(dir, topic, `vigil-bench-${randomUUID()}`, true);
     const logger = dist.createLogger({ level: 'error' });
-    const source = dist.createKafkaSource(config.sources.kafka, logger, {
-      maxLineBytes: config.pipeline.max_line_bytes,
-    });
-    const daemon = new dist.Daemon({ config, logger, extraSources: [source] });
+    // The daemon builds its Kafka source from sources.kafka, as `vigil run` does.
+    const daemon = new dist.Daemon({ config, logger });
     await daemon.start();
     let start = 0;
     await waitUntil(
@@ -241,10 +239,8 @@ try {
       async flush() {},
       async close() {},
     };
-    const source = dist.createKafkaSource(config.sources.kafka, logger, {
-      maxLineBytes: config.pipeline.max_line_bytes,
-    });
-    const daemon = new dist.Daemon({ config, logger, extraSources: [source], extraSinks: [recorder] });
+    const daemon = new dist.Daemon({ config, logger, extraSinks: [recorder] });
+    const source = daemon.kafka;
     await daemon.start();
     await waitUntil(() => source.isReady(), 60_000, 'the latency consumer to join');
     // Every 50 ms: RATE/20 background lines, and a trigger every 4th tick (5 per second).

@@ -8,7 +8,7 @@ import type { Detector } from './detect/analyzer.js';
 import type { RotationReport } from './detect/analyzers/rotation.js';
 import { FileDeadLetterSink, type DeadLetterSink } from './ingest/dead-letter.js';
 import { createKafkaDeadLetterSink } from './ingest/kafka-dead-letter.js';
-import { createKafkaSource, type KafkaSource } from './ingest/kafka.js';
+import { createKafkaSource, type CreateKafkaSourceOptions, type KafkaSource } from './ingest/kafka.js';
 import { FileTailSource } from './ingest/file-tail.js';
 import { SocketSource } from './ingest/socket.js';
 import type { Source } from './ingest/source.js';
@@ -43,8 +43,10 @@ export interface DaemonOptions {
   logger: Logger;
   /** How the configuration was loaded, so SIGHUP can load it again the same way. */
   configSource?: LoadConfigOptions;
-  /** Extra sources (tests, Kafka when wired by the caller). */
+  /** Extra sources (tests). */
   extraSources?: Source[];
+  /** Tuning for the configured Kafka source (tests: reconnect back-off, event hook). */
+  kafka?: Omit<CreateKafkaSourceOptions, 'maxLineBytes' | 'onRevoke'>;
   extraSinks?: AlertSink[];
   /** Receives access events and signals (the Elasticsearch indexer). */
   eventSink?: EventSink;
@@ -87,7 +89,8 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   private receivers: Receiver[];
   private readonly elasticsearch: ElasticsearchOutput | undefined;
-  private readonly kafka: KafkaSource | undefined;
+  /** The Kafka source built from `sources.kafka`, when enabled. */
+  readonly kafka: KafkaSource | undefined;
 
   constructor(private readonly options: DaemonOptions) {
     const { config, logger } = options;
@@ -104,6 +107,7 @@ export class Daemon {
     this.sources.push(...configuredSources(config, logger), ...(options.extraSources ?? []));
     if (config.sources.kafka.enabled) {
       this.kafka = createKafkaSource(config.sources.kafka, logger, {
+        ...options.kafka,
         maxLineBytes: config.pipeline.max_line_bytes,
         // Partitions are about to be revoked: checkpoint now, so the commit covers what was processed.
         onRevoke: () => this.runner.checkpoint(),

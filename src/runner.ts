@@ -96,6 +96,9 @@ export class Runner {
       }
     }
     this.status.restored = true;
+    // A restarted daemon is not idle: its sources get idle_advance_after to deliver a backlog
+    // before wall time may stand in for event time (else the clock would jump past the backlog).
+    this.lastStepAt = Date.now();
     const tail = journal.since(checkpoint?.journalOffset ?? 0);
     for (const t of tail) this.unreplayed.set(transitionKey(t), t);
     if (tail.length > 0) {
@@ -117,7 +120,7 @@ export class Runner {
     await this.queue;
   }
 
-  /** Wall-clock time of the last step (for idle detection). */
+  /** Wall-clock time of the last step, or of start before the first one (idle detection). */
   get lastStep(): number {
     return this.lastStepAt;
   }

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
-import { createKafkaSource, type KafkaSourceEvent } from '../../src/ingest/kafka.js';
+import type { KafkaSourceEvent } from '../../src/ingest/kafka.js';
 import { createLogger } from '../../src/ops/logger.js';
 import {
   accessStream,
@@ -89,13 +89,13 @@ describe.skipIf(!brokers)('Kafka source: broker restart (real broker)', () => {
     const paths = writeTestConfig(dir, { brokers: brokers ?? [], topic, groupId });
     const config = loadTestConfig(paths.file);
     const events: KafkaSourceEvent[] = [];
-    const source = createKafkaSource(config.sources.kafka, logger, {
-      maxLineBytes: config.pipeline.max_line_bytes,
-      reconnectInitialMs: 500,
-      reconnectMaxMs: 5000,
-      onEvent: (e) => events.push(e),
+    const daemon = new Daemon({
+      config,
+      logger,
+      kafka: { reconnectInitialMs: 500, reconnectMaxMs: 5000, onEvent: (e) => events.push(e) },
     });
-    const daemon = new Daemon({ config, logger, extraSources: [source] });
+    const source = daemon.kafka;
+    if (!source) throw new Error('the test configuration must enable sources.kafka');
     await daemon.start();
     try {
       await waitFor(() => source.isReady(), 'the source to join its group');

@@ -12,7 +12,7 @@ import {
   ORIGIN_HEADER,
   REASON_HEADER,
 } from '../../src/ingest/kafka-dead-letter.js';
-import { createKafkaSource, KafkaSource, type KafkaSourceEvent } from '../../src/ingest/kafka.js';
+import { KafkaSource, type KafkaSourceEvent } from '../../src/ingest/kafka.js';
 import type { RecordBatch } from '../../src/ingest/source.js';
 import { createLogger } from '../../src/ops/logger.js';
 import {
@@ -51,21 +51,16 @@ function identityKey(line: string): string | null {
   }
 }
 
-/** A daemon on its own topic(s) and temp dirs, with the Kafka source and dead-letter topic wired in. */
+/** A daemon on its own topic(s) and temp dirs; it builds the Kafka source and dead-letter topic itself. */
 function buildDaemon(topic: string, groupId: string, deadLetterTopic?: string) {
   const dir = tempDir('kafka');
   const paths = writeTestConfig(dir, { brokers: brokers ?? [], topic, groupId, deadLetterTopic });
   const config = loadTestConfig(paths.file);
-  const source = createKafkaSource(config.sources.kafka, logger, {
-    maxLineBytes: config.pipeline.max_line_bytes,
-  });
+  // Passed in only so the test can read its counters; the daemon would build the same one.
   const deadLetter = createKafkaDeadLetterSink(config.sources.kafka, logger);
-  const daemon = new Daemon({
-    config,
-    logger,
-    extraSources: [source],
-    ...(deadLetter ? { deadLetter } : {}),
-  });
+  const daemon = new Daemon({ config, logger, ...(deadLetter ? { deadLetter } : {}) });
+  const source = daemon.kafka;
+  if (!source) throw new Error('the test configuration must enable sources.kafka');
   return { daemon, source, deadLetter, paths };
 }
 

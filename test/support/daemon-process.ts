@@ -59,7 +59,14 @@ export async function waitFor<T>(
 export interface TransitionLine {
   action: 'open' | 'update' | 'resolve';
   at: string;
-  alert: { id: string; detector: string; seq: number; fingerprint: string; silencedBy?: string };
+  alert: {
+    id: string;
+    detector: string;
+    seq: number;
+    fingerprint: string;
+    silencedBy?: string;
+    inhibitedBy?: string;
+  };
 }
 
 export function readTransitions(path: string): TransitionLine[] {

@@ -86,3 +86,18 @@ describe('runner recovery', () => {
     expect(third.source.resumedFrom).toBe(2);
   });
 });
+
+describe('runner idle time', () => {
+  it('counts a fresh start as activity, so the idle clock waits for the sources to deliver', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-runner-'));
+    const { r, source } = runner(dir);
+    const before = Date.now();
+    await r.start();
+    // Nothing delivered yet: a clock job must not treat the time since the epoch as idleness.
+    expect(r.lastStep).toBeGreaterThanOrEqual(before);
+    const started = r.lastStep;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await source.deliver(raft, 2);
+    expect(r.lastStep).toBeGreaterThan(started);
+  });
+});

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A Vigil daemon with a Kafka source, in its own process, for crash tests (SIGKILL) and restarts.
 // It is built from dist/ (the integration script runs `npm run build` first), exactly as a caller
-// would wire it: Daemon + createKafkaSource (+ the dead-letter topic sink when configured).
+// would wire it: the Daemon builds its Kafka source from the configuration, as `vigil run` does.
 //
 //   node test/integration/support/kafka-daemon.mjs <config.yaml> <status.json>
 //
@@ -13,7 +13,6 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../../../dist/config/load.js';
 import { Daemon } from '../../../dist/daemon.js';
 import { createKafkaDeadLetterSink } from '../../../dist/ingest/kafka-dead-letter.js';
-import { createKafkaSource } from '../../../dist/ingest/kafka.js';
 import { createLogger } from '../../../dist/ops/logger.js';
 
 const [configFile, statusFile] = process.argv.slice(2);
@@ -39,21 +38,17 @@ const recorder = {
   async close() {},
 };
 
-/** @type {Daemon | undefined} */
-let daemon;
-const kafka = createKafkaSource(config.sources.kafka, logger, {
-  maxLineBytes: config.pipeline.max_line_bytes,
-  // A rebalance is about to revoke partitions: checkpoint so the commit covers what was processed.
-  onRevoke: () => daemon?.runner.checkpoint(),
-});
 const deadLetter = createKafkaDeadLetterSink(config.sources.kafka, logger);
-daemon = new Daemon({
+// The daemon builds its Kafka source from the configuration, as `vigil run` does; the dead-letter
+// sink is passed in only so its counters can be reported.
+const daemon = new Daemon({
   config,
   logger,
-  extraSources: [kafka],
   extraSinks: [recorder],
   ...(deadLetter ? { deadLetter } : {}),
 });
+const kafka = daemon.kafka;
+if (!kafka) throw new Error('the configuration must enable sources.kafka');
 
 function writeStatus() {
   const s = kafka.stats();
