@@ -297,7 +297,9 @@ export class Outbox {
   }
 
   stats(): OutboxStats {
+    // Every registered receiver appears, at 0 when idle, so a depth gauge falls back to zero.
     const pending: Record<string, number> = {};
+    for (const name of this.receivers.keys()) pending[name] = 0;
     let oldest: number | null = null;
     let inFlight = 0;
     for (const item of this.items.values()) {

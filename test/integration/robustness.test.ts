@@ -200,8 +200,10 @@ describe('robustness of the daemon', () => {
       await waitFor(
         'everything delivered and ready again',
         async () => {
+          // Ready means nothing is stuck; the outbox may still hold items being sent right now.
           const r = await httpGet(port, '/readyz');
-          return r?.status === 200;
+          const m = (await httpGet(port, '/metrics'))?.body;
+          return r?.status === 200 && m !== undefined && metricSum(m, 'vigil_outbox_depth') === 0;
         },
         120_000,
       );

@@ -89,6 +89,8 @@ describe('Outbox durability', () => {
     await settle();
     expect(second.seen(n.key)).toBe(true);
     expect(second.stats().pendingTotal).toBe(0);
+    // An idle receiver is listed at zero, so the depth gauge per receiver drops back.
+    expect(second.stats().pending).toEqual({ r: 0 });
     expect(r2.attempts).toEqual([]);
   });
 
