@@ -39,6 +39,15 @@ function rng(seed: number) {
   };
 }
 
+const failedLogin = (user: string, from: string) => ({
+  operation: 'update',
+  path: `auth/userpass/login/${user}`,
+  mount_point: 'auth/userpass/',
+  mount_type: 'userpass',
+  outcome: 'invalid_credentials',
+  remote_address: from,
+});
+
 function traffic(seed: number, n: number): AccessEvent[] {
   const r = rng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)] as T;
@@ -58,30 +67,10 @@ function traffic(seed: number, n: number): AccessEvent[] {
       const identity = { entity_id: `e-${who}`, display_name: 'approle', policies: ['default'] };
       const attacker = `198.51.100.${Math.floor(r() * 200)}`;
       const episodes: Array<() => Record<string, unknown>> = [
-        () => ({
-          operation: 'update',
-          path: 'auth/userpass/login/alice',
-          mount_point: 'auth/userpass/',
-          mount_type: 'userpass',
-          outcome: 'invalid_credentials',
-          remote_address: attacker,
-        }),
-        () => ({
-          operation: 'update',
-          path: `auth/userpass/login/u${Math.floor(r() * 500)}`,
-          mount_point: 'auth/userpass/',
-          mount_type: 'userpass',
-          outcome: 'invalid_credentials',
-          remote_address: attacker,
-        }),
-        () => ({
-          operation: 'update',
-          path: `auth/userpass/login/u${Math.floor(r() * 500)}`,
-          mount_point: 'auth/userpass/',
-          mount_type: 'userpass',
-          outcome: 'invalid_credentials',
-          remote_address: `198.51.100.${Math.floor(r() * 200)}`,
-        }),
+        // Brute force on one account, spraying from one address, credential stuffing from many.
+        () => failedLogin('alice', attacker),
+        () => failedLogin(`u${Math.floor(r() * 500)}`, attacker),
+        () => failedLogin(`u${Math.floor(r() * 500)}`, `198.51.100.${Math.floor(r() * 200)}`),
         () => ({
           operation: 'list',
           path: `secret/metadata/x${Math.floor(r() * 5000)}/`,
