@@ -10,8 +10,11 @@ import { replay } from '../dist/replay.js';
 
 const [mode, file] = process.argv.slice(2);
 
-/** Lines of the file as Buffers, chunk by chunk (the same way for both baselines). */
-function eachLine(fn) {
+/**
+ * Lines of the file as Buffers, chunk by chunk (the same way for both baselines). The read buffer
+ * is reused: `afterChunk` runs before it is overwritten.
+ */
+function eachLine(fn, afterChunk = () => {}) {
   const fd = openSync(file, 'r');
   const chunk = Buffer.alloc(4 * 1024 * 1024);
   let rest = Buffer.alloc(0);
@@ -29,6 +32,7 @@ function eachLine(fn) {
       }
       start = i + 1;
     }
+    afterChunk();
     rest = Buffer.from(buf.subarray(start));
   }
   closeSync(fd);
@@ -45,17 +49,30 @@ if (mode === 'json') {
   out = { lines, check: keys };
 } else if (mode === 'parse') {
   const pairer = new Pairer();
+  const expired = [];
   let events = 0;
-  const lines = eachLine((b) => {
-    // The pipeline's own path: request entries are recognised and kept raw, responses parsed.
-    const peek = peekRequest(b);
-    if (peek) {
-      if (pairer.pushRawRequest(peek.id, peek.time, Buffer.from(b), 'bench')) events++;
-      return;
-    }
-    const r = parseAuditLine(b);
-    if (r.ok && pairer.push(r.entry)) events++;
-  });
+  let latest = 0;
+  const lines = eachLine(
+    (b) => {
+      // The pipeline's own path: request entries are recognised and kept raw, responses parsed.
+      const peek = peekRequest(b);
+      if (peek) {
+        latest = Math.max(latest, peek.time);
+        if (pairer.pushRawRequest(peek.id, peek.time, b, 'bench')) events++;
+        return;
+      }
+      const r = parseAuditLine(b);
+      if (r.ok && pairer.push(r.entry)) events++;
+    },
+    () => {
+      // As the pipeline does per batch: copy waiting requests out of the read buffer, and let
+      // event time expire unanswered requests and forget finished ids.
+      pairer.detach();
+      pairer.expire(latest, expired);
+      events += expired.length;
+      expired.length = 0;
+    },
+  );
   out = { lines, events };
 } else {
   const { config } = loadConfig({ environment: 'development' });
