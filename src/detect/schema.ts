@@ -81,6 +81,8 @@ export const detectorTestSchema = z.strictObject({
   expect: z.strictObject({
     signals: z.number().int().nonnegative().optional(),
     min_signals: z.number().int().nonnegative().optional(),
+    /** How many of the signals are weak (routine or below threshold: they feed identity risk only). */
+    weak_signals: z.number().int().nonnegative().optional(),
     severity: z.enum(SEVERITIES as [string, ...string[]]).optional(),
     group: z.string().optional(),
     summary_contains: z.string().optional(),

@@ -83,6 +83,9 @@ function runOne(
     return fail(detector, test, `expected ${e.signals} signal(s), got ${n}`, n);
   if (e.min_signals !== undefined && n < e.min_signals)
     return fail(detector, test, `expected at least ${e.min_signals} signal(s), got ${n}`, n);
+  const weak = signals.filter((x) => x.weak).length;
+  if (e.weak_signals !== undefined && weak !== e.weak_signals)
+    return fail(detector, test, `expected ${e.weak_signals} weak signal(s), got ${weak}`, n);
   const s = signals[0];
   if (s && e.severity && s.severity !== e.severity)
     return fail(detector, test, `expected severity ${e.severity}, got ${s.severity}`, n);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SEVERITIES, type AccessEvent, type Severity } from '../../audit/event.js';
 import { duration } from '../../util/duration.js';
 import type { Analyzer } from '../analyzer.js';
 import { fillTemplate, signalForEvent } from '../describe.js';
@@ -10,18 +11,45 @@ const params = z.strictObject({
   /** Fixed score of a rule hit (rules are certain; the score orders them among statistical signals). */
   score: z.number().positive().default(10),
   /**
-   * Once a group has done this many times (within `routine_memory`), further hits are routine: they
+   * Once this has been done this many times (within `routine_memory`), further hits are routine: they
    * become weak signals feeding compound identity risk instead of alerts. For changes an automation
-   * identity (Terraform, a platform team's pipeline) makes all the time; null keeps every hit an alert.
+   * identity (Terraform, a platform team's pipeline) or an admin team makes all the time; null keeps
+   * every hit an alert.
    */
   routine_after: z.number().int().positive().nullable().default(null),
-  /** How long a group's earlier hits are remembered for `routine_after`. */
+  /**
+   * Whose history makes a hit routine: `group` — the detector's group (usually the identity);
+   * `role` — every identity holding the same set of policies, so that a team of administrators who
+   * share an admin policy, each editing now and then, is learned as one routine rather than each
+   * person's first changes alerting.
+   */
+  routine_scope: z.enum(['group', 'role']).default('group'),
+  /** How long earlier hits are remembered for `routine_after`. */
   routine_memory: duration.default(90 * 86_400_000),
+  /**
+   * For policy paths: a change to a policy the writer's own token holds (the last path segment is one
+   * of its policies) applies to the writer at once — self-granted access. Such a hit is never routine
+   * and is raised to `self_grant_severity`.
+   */
+  self_grant: z.boolean().default(false),
+  self_grant_severity: z.enum(SEVERITIES as [string, ...string[]]).default('critical'),
 });
 
 interface Routine {
   hits: number;
   lastAt: number;
+}
+
+/** The policy set an identity acts with, as a role name ("default" is everyone's, so it is left out). */
+function roleOf(event: AccessEvent): string | undefined {
+  const policies = event.identity.policies.filter((p) => p !== 'default');
+  return policies.length > 0 ? `role:${[...new Set(policies)].sort().join(',')}` : undefined;
+}
+
+/** The policy a policy path names, when the writer holds it itself. */
+function ownPolicyWritten(event: AccessEvent): string | undefined {
+  const name = event.path.slice(event.path.lastIndexOf('/') + 1);
+  return name && name !== 'default' && event.identity.policies.includes(name) ? name : undefined;
 }
 
 /** One matching event is one signal: the analyzer behind the high-risk rule detectors. */
@@ -32,27 +60,38 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
     const routine = new GroupTable<Routine>(p.routine_memory);
     return {
       onEvent(event, groupKey, emit) {
+        const selfGranted = p.self_grant ? ownPolicyWritten(event) : undefined;
         let weak = false;
         let hits = 0;
+        const role = p.routine_scope === 'role' ? roleOf(event) : undefined;
         if (p.routine_after !== null) {
-          const r = routine.get(groupKey) ?? { hits: 0, lastAt: event.time };
+          const key = role ?? groupKey;
+          const r = routine.get(key) ?? { hits: 0, lastAt: event.time };
           hits = r.hits;
-          weak = r.hits >= p.routine_after;
+          weak = r.hits >= p.routine_after && selfGranted === undefined;
           r.hits++;
           r.lastAt = event.time;
-          routine.set(groupKey, r);
+          routine.set(key, r);
         }
+        const what =
+          fillTemplate(p.summary, event) +
+          (selfGranted !== undefined
+            ? `, a policy its own token holds: whatever the policy now allows, it has granted itself`
+            : '');
+        const routineFor = role ? `holders of ${role.slice('role:'.length)}` : 'this identity';
         const signal = signalForEvent(detector, event, groupKey, {
           score: p.score,
-          what: fillTemplate(p.summary, event),
+          what,
           evidence: {
             observed: `${event.operation} ${event.path}`,
-            expected: weak ? `routine for this identity (${hits} earlier)` : 'never without a change ticket',
+            expected: weak ? `routine for ${routineFor} (${hits} earlier)` : 'never without a change ticket',
             window: 'single event',
             outcome: event.outcome,
             ...(p.routine_after !== null ? { earlierHits: hits } : {}),
+            ...(selfGranted !== undefined ? { selfGranted: true, ownPolicy: selfGranted } : {}),
           },
         });
+        if (selfGranted !== undefined) signal.severity = p.self_grant_severity as Severity;
         if (weak) {
           // Routine: it still counts toward identity risk, with a moderate weight.
           signal.weak = true;

@@ -8,18 +8,35 @@ import { describeIdentity, identityRef, summarise } from '../describe.js';
 import type { Signal } from '../signal.js';
 import { GroupTable } from './common.js';
 
+/** Gaps in the audit stream remembered for `blind_gap` (a few weeks' worth of hiccups). */
+const MAX_GAPS = 64;
+
 const params = z.strictObject({
   /** `overdue`: a rotation-managed path went too long without a rotation; `failure`: a rotation call failed. */
   mode: z.enum(['overdue', 'failure']),
   /**
-   * For `max_age: auto` policies: overdue after the usual interval plus its jitter (4 σ, at least a
-   * fifth of the interval), and at the latest after this multiple of it.
+   * For `max_age: auto` policies: overdue once a rotation is later than its usual interval by this
+   * fraction of it (or by 4 σ of the intervals, if the job is that irregular), and at the latest
+   * after `auto_factor` × the interval. Half an interval late means a run was missed: a job that runs
+   * a few hours late on a quiet day has not stopped.
    */
+  auto_margin: z.number().min(0.05).default(0.5),
   auto_factor: z.number().min(1.1).default(2.5),
   /** For `max_age: auto` policies: rotations seen before the cadence is trusted. */
   auto_min_rotations: z.number().int().min(2).default(3),
   /** Added to every maximum age before a path counts as overdue. */
   grace: duration.default(3_600_000),
+  /**
+   * A stretch this long without a single audit event (of any kind) is a gap Vigil could not see: a
+   * rotation made then may simply be missing from the stream. For `auto` paths, a gap (shorter than
+   * `blind_max`) over the time a run was due counts as that run, once: the path is judged from the
+   * gap's end. For a fixed `max_age`, blind time is not counted against the path, up to `blind_max`.
+   * Either way a stopped rotation in a quiet cluster still alerts, at most one interval (or
+   * `blind_max`) later. The detector must see every event for this (no `match` filter); null turns it
+   * off.
+   */
+  blind_gap: duration.nullable().default(600_000),
+  blind_max: duration.default(86_400_000),
   /** Paths not rotated or attempted for this long are forgotten. */
   retention: duration.default(400 * 86_400_000),
   score: z.number().positive().default(8),
@@ -33,6 +50,18 @@ interface PathState {
   rotations: number;
   intervals: DecayedStats;
   overdue: boolean;
+  /** Blind time accumulated (see `blind_gap`) up to the last rotation. */
+  blindAt: number;
+}
+
+interface PathJson {
+  p: string;
+  r: number;
+  l: number;
+  n: number;
+  i: DecayedStatsSnapshot;
+  o: boolean;
+  b?: number;
 }
 
 interface Compiled {
@@ -60,16 +89,31 @@ export const rotationAnalyzer: Analyzer<Params> = {
     const operations = new Set(policies.flatMap((c) => [...c.operations]));
     const table = new GroupTable<PathState>(p.retention, 86_400_000);
     const halfLife = 90 * 86_400_000;
+    // Stream liveness, for blind time: the newest event time seen, and the total of the gaps longer
+    // than `blind_gap` so far.
+    let seenAt = Number.NEGATIVE_INFINITY;
+    let blind = 0;
+    // The most recent gaps themselves, [start, end), oldest first (bounded).
+    let gaps: [number, number][] = [];
+    /** End of a closed gap over the window in which the path's next run was due, if any. */
+    const hiddenRun = (s: PathState, mean: number): number | undefined => {
+      const from = s.lastRotation + (1 - p.auto_margin) * mean;
+      const to = s.lastRotation + (1 + p.auto_margin) * mean;
+      for (const [a, b] of gaps) if (a < to && b > from && b - a <= p.blind_max) return b;
+      return undefined;
+    };
+    const blindUntil = (now: number): number => {
+      const gap = now - seenAt;
+      return blind + (p.blind_gap !== null && Number.isFinite(gap) && gap > p.blind_gap ? gap : 0);
+    };
 
     const maxAge = (s: PathState): number | undefined => {
       const policy = byName.get(s.policy);
       if (!policy) return undefined;
       if (policy.maxAgeMs !== null) return policy.maxAgeMs;
       if (s.rotations < p.auto_min_rotations || s.intervals.mean <= 0) return undefined;
-      // A job's own rhythm: its usual interval plus a margin for its jitter (4 σ, at least a
-      // fifth of the interval), capped at auto_factor × the interval.
       const mean = s.intervals.mean;
-      return Math.min(mean * p.auto_factor, mean + Math.max(4 * s.intervals.stddev, 0.2 * mean));
+      return Math.min(mean * p.auto_factor, mean + Math.max(4 * s.intervals.stddev, p.auto_margin * mean));
     };
 
     const base = (
@@ -99,6 +143,14 @@ export const rotationAnalyzer: Analyzer<Params> = {
 
     return {
       onEvent(event: AccessEvent, _groupKey, emit) {
+        if (event.time > seenAt) {
+          if (p.blind_gap !== null && Number.isFinite(seenAt) && event.time - seenAt > p.blind_gap) {
+            blind += event.time - seenAt;
+            gaps.push([seenAt, event.time]);
+            if (gaps.length > MAX_GAPS) gaps.shift();
+          }
+          seenAt = event.time;
+        }
         if (!operations.has(event.operation)) return;
         const c = policies.find((x) => x.operations.has(event.operation) && x.matches(event.path));
         if (!c) return;
@@ -114,12 +166,14 @@ export const rotationAnalyzer: Analyzer<Params> = {
               rotations: 1,
               intervals: new DecayedStats(halfLife),
               overdue: false,
+              blindAt: blind,
             };
             table.set(path, s);
             return;
           }
           if (t > s.lastRotation) s.intervals.observe(t - s.lastRotation, t);
           const late = t - s.lastRotation;
+          if (t >= s.lastRotation) s.blindAt = blind;
           s.lastRotation = Math.max(s.lastRotation, t);
           s.lastAt = t;
           s.rotations++;
@@ -162,7 +216,10 @@ export const rotationAnalyzer: Analyzer<Params> = {
           const limit = maxAge(s);
           if (limit === undefined) continue;
           const age = now - s.lastRotation;
-          if (age <= limit + p.grace) continue;
+          const fixed = byName.get(s.policy)?.maxAgeMs != null;
+          const unseen = fixed ? Math.min(Math.max(0, blindUntil(now) - s.blindAt), limit, p.blind_max) : 0;
+          const hidden = fixed || p.blind_gap === null ? undefined : hiddenRun(s, s.intervals.mean);
+          if ((hidden !== undefined ? now - hidden : age - unseen) <= limit + p.grace) continue;
           s.overdue = true;
           const mean = s.intervals.mean;
           emit(
@@ -170,10 +227,16 @@ export const rotationAnalyzer: Analyzer<Params> = {
               path,
               now,
               p.score,
-              `${path} has not been rotated for ${formatDuration(age)}; the limit is ${formatDuration(limit)}` +
+              `${path} has not been rotated for ${formatDuration(age)}` +
+                (unseen > 0 ? ` (${formatDuration(unseen)} of it with no audit events, not counted)` : '') +
+                (hidden !== undefined
+                  ? ` (a run due during a gap in the audit stream that ended ${formatDuration(now - hidden)} ago was given the benefit of the doubt)`
+                  : '') +
+                `; the limit is ${formatDuration(limit)}` +
                 (mean > 0 ? ` and it is usually rotated every ${formatDuration(Math.round(mean))}` : ''),
               {
                 observed: formatDuration(age),
+                ...(unseen > 0 ? { unobserved: formatDuration(unseen) } : {}),
                 expected: `≤ ${formatDuration(limit)}`,
                 window: 'since the last rotation',
                 policy: s.policy,
@@ -186,33 +249,41 @@ export const rotationAnalyzer: Analyzer<Params> = {
         }
       },
       size: () => table.size,
-      snapshot: () =>
-        table.snapshot((s) => ({
+      snapshot: () => ({
+        ...table.snapshot<PathJson>((s) => ({
           p: s.policy,
           r: s.lastRotation,
           l: s.lastAt,
           n: s.rotations,
           i: s.intervals.toJSON(),
           o: s.overdue,
+          b: s.blindAt,
         })),
+        seenAt: Number.isFinite(seenAt) ? seenAt : null,
+        blind,
+        gaps,
+      }),
       restore(state) {
-        table.restore(
-          state as {
-            sweep: number;
-            groups: [
-              string,
-              { p: string; r: number; l: number; n: number; i: DecayedStatsSnapshot; o: boolean },
-            ][];
-          },
-          (j) => ({
-            policy: j.p,
-            lastRotation: j.r,
-            lastAt: j.l,
-            rotations: j.n,
-            intervals: DecayedStats.from(j.i, halfLife),
-            overdue: j.o,
-          }),
-        );
+        const j = state as {
+          sweep: number;
+          groups: [string, PathJson][];
+          seenAt?: number | null;
+          blind?: number;
+          gaps?: [number, number][];
+        };
+        table.restore(j, (g) => ({
+          policy: g.p,
+          lastRotation: g.r,
+          lastAt: g.l,
+          rotations: g.n,
+          intervals: DecayedStats.from(g.i, halfLife),
+          overdue: g.o,
+          blindAt: g.b ?? 0,
+        }));
+        // Checkpoints from before blind time was tracked carry neither: start counting afresh.
+        seenAt = j.seenAt ?? Number.NEGATIVE_INFINITY;
+        blind = j.blind ?? 0;
+        gaps = j.gaps ?? [];
       },
     };
   },

@@ -158,21 +158,105 @@ describe('rotation', () => {
       t,
     );
 
-  it('learns a daily cadence, alerts when it stops, and resolves when it resumes', () => {
-    const events = [0, 1, 2, 3, 4].map((d) => rotate(T0 + d * DAY));
-    const { signals: late } = run(['rotation-overdue'], events, { env: policies, until: T0 + 8 * DAY });
+  /** Other traffic every 5 minutes from `from` to `to`, except during `gaps` ([from, to) pairs). */
+  const traffic = (from: number, to: number, gaps: [number, number][] = []) => {
+    const out: AccessEvent[] = [];
+    for (let t = from; t < to; t += 5 * 60_000) {
+      if (gaps.some(([a, b]) => t >= a && t < b)) continue;
+      out.push(
+        eventFromSpec(
+          {
+            operation: 'read',
+            path: 'secret/data/app/db',
+            identity: { entity_id: 'svc', display_name: 'svc' },
+          },
+          t,
+        ),
+      );
+    }
+    return out;
+  };
+  const byTime = (events: AccessEvent[]) => [...events].sort((a, b) => a.time - b.time);
+
+  it('learns a daily cadence, alerts when it stops (a missed run), and resolves when it resumes', () => {
+    const rotations = [0, 1, 2, 3, 4].map((d) => rotate(T0 + d * DAY + 1));
+    const events = byTime([...rotations, ...traffic(T0, T0 + 8 * DAY)]);
+    const { signals: late, out: lateOut } = run(['rotation-overdue'], events, {
+      env: policies,
+      until: T0 + 8 * DAY,
+    });
     expect(late).toHaveLength(1);
+    // Half an interval late (a missed run) plus the hour of grace.
     expect(late[0]?.summary).toMatch(
-      /database\/rotate-role\/app has not been rotated for 1d5h48m.*the limit is 1d4h48m and it is usually rotated every 1d/,
+      /database\/rotate-role\/app has not been rotated for 1d13h(\d+s)?; the limit is 1d12h and it is usually rotated every 1d/,
     );
     expect(late[0]?.evidence).toMatchObject({ meanTimeToRotate: '1d', policy: 'db' });
+    // On the first tick (10 s apart) after the limit.
+    const openedAt = Date.parse(lateOut.transitions[0]!.at) - (T0 + 4 * DAY + 1);
+    expect(openedAt).toBeGreaterThan(DAY + 13 * HOUR);
+    expect(openedAt).toBeLessThanOrEqual(DAY + 13 * HOUR + 10_000);
 
-    const { signals, out } = run(['rotation-overdue'], [...events, rotate(T0 + 9 * DAY)], {
-      env: policies,
-      until: T0 + 9 * DAY + 1,
-    });
+    const { signals, out } = run(
+      ['rotation-overdue'],
+      byTime([...events.filter((e) => e.time < T0 + 9 * DAY), rotate(T0 + 9 * DAY + 1)]),
+      { env: policies, until: T0 + 9 * DAY + 2 },
+    );
     expect(signals.map((s) => Boolean(s.clear))).toEqual([false, true]);
     expect(out.transitions.map((t) => t.action)).toEqual(['open', 'resolve']);
+  });
+
+  it('gives a run due while the audit stream was silent the benefit of the doubt, once', () => {
+    // The stream goes silent for 3 h around the 5th rotation, so that run is missing from the log.
+    const silent: [number, number] = [T0 + 4 * DAY - HOUR, T0 + 4 * DAY + 2 * HOUR];
+    const rotations = [0, 1, 2, 3].map((d) => rotate(T0 + d * DAY + 1));
+    const events = byTime([...rotations, ...traffic(T0, T0 + 7 * DAY, [silent])]);
+    // Without the gap the path would be overdue at 4d13h; judged from the gap's end, at 5d15h.
+    const quiet = run(
+      ['rotation-overdue'],
+      events.filter((e) => e.time < T0 + 5 * DAY + 14 * HOUR),
+      {
+        env: policies,
+      },
+    );
+    expect(quiet.signals).toHaveLength(0);
+    const { signals, out } = run(['rotation-overdue'], events, { env: policies, until: T0 + 7 * DAY });
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.summary).toMatch(
+      /has not been rotated for 2d15h.*a run due during a gap in the audit stream that ended 1d13h(\d+s)? ago was given the benefit of the doubt/,
+    );
+    const openedAt = Date.parse(out.transitions[0]!.at);
+    expect(openedAt).toBeGreaterThan(T0 + 5 * DAY + 15 * HOUR);
+    expect(openedAt).toBeLessThanOrEqual(T0 + 5 * DAY + 15 * HOUR + 10_000);
+  });
+
+  it('does not count blind time against a fixed maximum age', () => {
+    const fixed = env({
+      rotationPolicies: [
+        { name: 'kv', paths: ['secret/data/*/rotated/*'], operations: ['update'], maxAgeMs: 2 * DAY },
+      ],
+    });
+    const write = eventFromSpec(
+      { operation: 'update', path: 'secret/data/payments/rotated/api-key', identity: { entity_id: 'job-2' } },
+      T0 + 1,
+    );
+    const silent: [number, number] = [T0 + DAY, T0 + DAY + 3 * HOUR];
+    const events = byTime([write, ...traffic(T0, T0 + 4 * DAY, [silent])]);
+    const { signals } = run(['rotation-overdue'], events, { env: fixed });
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.summary).toMatch(
+      /has not been rotated for 2d4h5m(\d+s)? \(3h5m of it with no audit events, not counted\)/,
+    );
+  });
+
+  it('still alerts in a cluster whose only traffic is the rotation job', () => {
+    const rotations = [0, 1, 2, 3, 4].map((d) => rotate(T0 + d * DAY));
+    const { signals, out } = run(['rotation-overdue'], rotations, { env: policies, until: T0 + 9 * DAY });
+    expect(signals).toHaveLength(1);
+    // The silence after the last rotation has not ended, so it excuses nothing: limit + grace. Over a
+    // long gap without events the pipeline ticks more coarsely (a few minutes apart).
+    const openedAt = Date.parse(out.transitions[0]!.at) - (T0 + 4 * DAY);
+    expect(openedAt).toBeGreaterThan(DAY + 13 * HOUR);
+    expect(openedAt).toBeLessThanOrEqual(DAY + 13 * HOUR + 5 * 60_000);
   });
 
   it('does not guess a cadence from too few rotations', () => {
@@ -207,15 +291,15 @@ describe('rotation', () => {
       },
       T0,
     );
-    expect(run(['rotation-overdue'], [write], { env: fixed, until: T0 + 30 * DAY }).signals).toHaveLength(0);
-    expect(
-      run(['rotation-overdue'], [write], { env: fixed, until: T0 + 31 * DAY + 2 * HOUR }).signals,
-    ).toHaveLength(1);
+    const events = byTime([write, ...traffic(T0 + 1, T0 + 32 * DAY)]);
+    const upTo = (t: number) => events.filter((e) => e.time <= t);
+    expect(run(['rotation-overdue'], upTo(T0 + 30 * DAY), { env: fixed }).signals).toHaveLength(0);
+    expect(run(['rotation-overdue'], upTo(T0 + 30 * DAY + 2 * HOUR), { env: fixed }).signals).toHaveLength(1);
   });
 });
 
 describe('routine changes', () => {
-  it('alert for the first policy writes of an identity, then become weak signals', () => {
+  it('alert for the first policy writes of a role, then become weak signals', () => {
     const write = (i: number) =>
       eventFromSpec(
         {
@@ -229,7 +313,7 @@ describe('routine changes', () => {
     expect(signals.map((s) => Boolean(s.weak))).toEqual([false, false, false, true, true]);
     expect(signals[4]?.evidence).toMatchObject({
       earlierHits: 4,
-      expected: 'routine for this identity (4 earlier)',
+      expected: 'routine for holders of platform (4 earlier)',
     });
   });
 });
