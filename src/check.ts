@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from './config/schema.js';
-import { analyzerEnv } from './core.js';
+import { analyzerEnv, knownSchedules } from './core.js';
+import { applySchedules } from './detect/schedules.js';
 import type { Detector } from './detect/analyzer.js';
 import { DetectorLoadError, loadDetectors } from './detect/loader.js';
 import { runDetectorTests, type DetectorTestResult } from './detect/testing.js';
@@ -31,6 +32,13 @@ export function check(config: Config, options: { runTests?: boolean } = {}): Che
     if (!known.has(id)) problems.push(`configuration: detectors.overrides.${id}: no detector has this id`);
   }
   for (const d of detectors) problems.push(...checkRunbook(d, config.runbooks.dir));
+  if (detectors.length > 0) {
+    try {
+      applySchedules(detectors, knownSchedules(config), config.time_zone);
+    } catch (err) {
+      problems.push(`configuration: ${(err as Error).message}`);
+    }
+  }
 
   const tests: DetectorTestResult[] = [];
   if (options.runTests !== false) {

@@ -4,6 +4,7 @@ import type { SilenceStore } from './alerts/silences.js';
 import type { Config } from './config/schema.js';
 import type { AnalyzerEnv, Detector } from './detect/analyzer.js';
 import { loadDetectors } from './detect/loader.js';
+import { applySchedules, type KnownSchedule } from './detect/schedules.js';
 import { Pipeline } from './pipeline.js';
 
 /** The analyzer environment a configuration describes. */
@@ -19,8 +20,23 @@ export function analyzerEnv(config: Config): AnalyzerEnv {
   };
 }
 
+/** The detectors a configuration describes: files, per-environment overrides and known schedules. */
 export function loadConfiguredDetectors(config: Config): Detector[] {
-  return loadDetectors(config.detectors.dir, { overrides: config.detectors.overrides });
+  return applySchedules(
+    loadDetectors(config.detectors.dir, { overrides: config.detectors.overrides }),
+    knownSchedules(config),
+    config.time_zone,
+  );
+}
+
+export function knownSchedules(config: Config): KnownSchedule[] {
+  return config.schedules.map((s) => ({
+    name: s.name,
+    cron: s.cron,
+    durationMs: s.duration,
+    match: s.match,
+    ...(s.detectors ? { detectors: s.detectors } : {}),
+  }));
 }
 
 export interface CoreOptions {

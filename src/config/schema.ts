@@ -160,6 +160,17 @@ const maintenanceSchema = z.strictObject({
   matchers: silenceSchema.shape.matchers.prefault({}),
 });
 
+const scheduleSchema = z.strictObject({
+  name: z.string().min(1),
+  /** Cron expression (5 fields, or 6 with seconds first) for when the window opens, in `time_zone`. */
+  cron: z.string(),
+  duration: duration,
+  /** Which events the schedule covers (same shape as a detector's match), usually an identity. */
+  match: matchSchema,
+  /** Detector ids it exempts; absent = every baseline-driven detector. */
+  detectors: z.array(z.string()).min(1).optional(),
+});
+
 const inhibitSchema = z.strictObject({
   /** While an alert of these detectors is open ... */
   source_detector: z.array(z.string()).min(1),
@@ -263,6 +274,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   silences: z.array(silenceSchema).default([]),
   maintenance: z.array(maintenanceSchema).default([]),
+  /** Known schedules: expected activity at known times, exempt from the baseline detectors then. */
+  schedules: z.array(scheduleSchema).default([]),
   inhibit: z.array(inhibitSchema).default([]),
   rotation: z.strictObject({ policies: z.array(rotationPolicySchema).default([]) }).prefault({}),
   /** Scheduled jobs (cron, six fields allowed with seconds first; in `time_zone`). Empty disables one. */
