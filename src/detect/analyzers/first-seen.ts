@@ -2,10 +2,12 @@ import picomatch from 'picomatch';
 import { z } from 'zod';
 import type { AccessEvent } from '../../audit/event.js';
 import { SeenSet, type SeenSetOptions, type SeenSetSnapshot } from '../../baseline/stats/novelty.js';
+import { poissonUpperTailLog10 } from '../../baseline/stats/tails.js';
 import { duration, formatDuration } from '../../util/duration.js';
 import { isPrivate } from '../../baseline/stats/network.js';
 import { memoize } from '../../util/memo.js';
 import type { Analyzer } from '../analyzer.js';
+import type { Signal } from '../signal.js';
 import { isHuman } from '../match.js';
 import {
   buildSignal,
@@ -53,6 +55,16 @@ const params = z.strictObject({
   public_bonus: z.number().nonnegative().default(0),
   /** Values remembered across all groups for `global_bonus`. */
   global_cap: z.number().int().positive().default(65_536),
+  /**
+   * `value`: each new value is a signal. `burst`: many new values within `burst_window` are one
+   * signal, scored as the surprise of that many new values among the window's observations given
+   * the group's own novelty rate before them (Poisson tail); single new values say nothing. For lateral movement: a token
+   * reaching into several teams' secrets within minutes.
+   */
+  mode: z.enum(['value', 'burst']).default('value'),
+  burst_window: duration.default(600_000),
+  /** No burst signal below this many new values in the window. */
+  burst_min: z.number().int().min(2).default(5),
 });
 type Params = z.infer<typeof params>;
 
@@ -62,7 +74,16 @@ interface Group {
   lastAt: number;
   /** Some address this group used was public (for `public_bonus`). */
   anyPublic?: boolean;
+  /** `burst` mode: recent observations (time, new?, prior novelty rate), oldest first, bounded. */
+  recent?: Observation[];
+  /** `burst` mode: new values in the window when it last signalled (0 = not in a burst). */
+  burstSignalled?: number;
 }
+
+type Observation = [at: number, isNew: 0 | 1, pNew: number];
+
+/** Observations kept per group in `burst` mode (enough for any burst worth scoring). */
+const MAX_RECENT = 64;
 
 /**
  * A value never seen for this group after warm-up: a new source network, path prefix, operation,
@@ -84,6 +105,64 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
     let global = new SeenSet(globalOptions);
     const noun = FIELD_NOUN[p.field];
     const reportable = p.report_only ? picomatch(p.report_only, { dot: true }) : () => true;
+
+    /** `burst` mode: record the observation; signal when the window holds a surprising number of new values. */
+    const burst = (
+      g: Group,
+      event: AccessEvent,
+      groupKey: string,
+      value: string,
+      isNew: boolean,
+      pNew: number,
+      emit: (s: Signal) => void,
+    ): void => {
+      const t = event.time;
+      const recent = (g.recent ??= []);
+      recent.push([t, isNew ? 1 : 0, pNew]);
+      while (
+        recent.length > 0 &&
+        ((recent[0] as Observation)[0] <= t - p.burst_window || recent.length > MAX_RECENT)
+      )
+        recent.shift();
+      // The identity's novelty rate before this burst: the burst's own new values raise the running
+      // rate as they come, which would make a long burst look ever less surprising.
+      let fresh = 0;
+      let base = 1;
+      for (const [, n, q] of recent) {
+        fresh += n;
+        base = Math.min(base, q);
+      }
+      const expected = base * recent.length;
+      if (fresh < (g.burstSignalled ?? 0) / 2) g.burstSignalled = 0;
+      if (!isNew || fresh < p.burst_min) return;
+      // Once signalled, again only when the burst has doubled (the alert updates in place anyway).
+      if ((g.burstSignalled ?? 0) > 0 && fresh < 2 * (g.burstSignalled ?? 0)) return;
+      const score = -poissonUpperTailLog10(fresh, Math.max(expected, 1e-6));
+      const strength = strengthOf(score, p);
+      if (strength === 'none') return;
+      g.burstSignalled = fresh;
+      const w = formatDuration(p.burst_window);
+      const usual = Math.round(expected * 100) / 100;
+      emit(
+        buildSignal(detector, event, groupKey, {
+          score,
+          strength,
+          what:
+            `${who(event)} used ${plural(fresh, noun)} for the first time within ${w} (latest: ${value}); ` +
+            `from its own history about ${usual} would be new among ${plural(recent.length, noun)}`,
+          headline: `${plural(fresh, noun)} new to it within ${w}`,
+          eventCount: fresh,
+          firstEventAt: (recent.find((o) => o[1] === 1) ?? (recent[0] as Observation))[0],
+          evidence: {
+            observed: fresh,
+            expected: usual,
+            window: w,
+            observations: recent.length,
+            latest: value,
+          },
+        }),
+      );
+    };
 
     return {
       onEvent(event: AccessEvent, groupKey, emit) {
@@ -107,9 +186,13 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
         const newToAll = !global.has(value, t);
         g.seen.observe(value, t);
         global.observe(value, t);
-        if (check.seen || !reportable(value)) return;
         const history = g.seen.observationsAt(t);
-        if (t - g.since < p.warmup || history < p.min_observations) return;
+        const settled = t - g.since >= p.warmup && history >= p.min_observations;
+        if (p.mode === 'burst') {
+          if (settled) burst(g, event, groupKey, value, !check.seen && reportable(value), check.pNew, emit);
+          return;
+        }
+        if (check.seen || !reportable(value) || !settled) return;
 
         const score =
           -Math.log10(check.pNew) + (newToAll ? p.global_bonus : 0) + (firstPublic ? p.public_bonus : 0);
@@ -150,6 +233,7 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
           since: g.since,
           l: g.lastAt,
           pub: g.anyPublic === true,
+          ...(g.recent?.length ? { r: g.recent, b: g.burstSignalled ?? 0 } : {}),
         })),
         global: global.toJSON(),
       }),
@@ -157,7 +241,10 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
         const s = state as {
           groups: {
             sweep: number;
-            groups: [string, { s: SeenSetSnapshot; since: number; l: number; pub?: boolean }][];
+            groups: [
+              string,
+              { s: SeenSetSnapshot; since: number; l: number; pub?: boolean; r?: Observation[]; b?: number },
+            ][];
           };
           global: SeenSetSnapshot;
         };
@@ -166,6 +253,7 @@ export const firstSeenAnalyzer: Analyzer<Params> = {
           since: j.since,
           lastAt: j.l,
           anyPublic: j.pub === true,
+          ...(j.r ? { recent: j.r, burstSignalled: j.b ?? 0 } : {}),
         }));
         global = SeenSet.from(s.global, globalOptions);
       },

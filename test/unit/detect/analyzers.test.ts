@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { deserialize, serialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import type { AccessEvent } from '../../../src/audit/event.js';
 import type { AnalyzerEnv, Detector } from '../../../src/detect/analyzer.js';
@@ -358,5 +359,44 @@ describe('stream silence', () => {
     }
     const { signals } = run(['audit-stream-silence'], events, { until: T0 + 3 * DAY + 45 * 60_000 });
     expect(signals).toHaveLength(0);
+  });
+});
+
+describe('new prefixes in a burst', () => {
+  const svc = { entity_id: 'svc-8', display_name: 'approle', policies: ['default'] };
+  const read = (t: number, path: string) => eventFromSpec({ operation: 'read', path, identity: svc }, t);
+  const events = [
+    ...Array.from({ length: 200 }, (_, i) => read(T0 + i * HOUR, 'secret/data/payments/db')),
+    ...Array.from({ length: 12 }, (_, i) => read(T0 + 200 * HOUR + i * 5_000, `secret/data/team-${i}/db`)),
+  ];
+  const describeSignals = (signals: Signal[]) =>
+    signals.map((s) => `${s.at}|${s.score.toFixed(6)}|${Boolean(s.weak)}|${s.summary}`);
+
+  it('is judged against the rate of new prefixes before the burst, and signals again when it doubles', () => {
+    const { signals } = run(['new-prefixes-burst'], events);
+    expect(signals.map((s) => s.evidence.observed)).toEqual([5, 10]);
+    expect(signals[0]?.summary).toMatch(/used 5 path prefixes for the first time within 10m/);
+    // Before the burst this service used a new prefix about once in 100 observations: 10 observations
+    // predict 0.1 new ones. (The running rate, raised by the burst itself, would predict 0.3.)
+    expect(signals[1]?.evidence).toMatchObject({ observations: 10, expected: 0.1 });
+  });
+
+  it('survives a checkpoint in the middle of a burst', () => {
+    const whole = describeSignals(run(['new-prefixes-burst'], events).signals);
+    const parts: Signal[] = [];
+    const make = () =>
+      new Pipeline({
+        detectors: byId(['new-prefixes-burst']),
+        env: env(),
+        tickMs: 10_000,
+        observeSignal: (s) => parts.push(s),
+      });
+    const first = make();
+    for (const e of events.slice(0, 203)) first.processEvent(e, emptyOutput());
+    const second = make();
+    second.restore(deserialize(serialize(first.snapshot())));
+    for (const e of events.slice(203)) second.processEvent(e, emptyOutput());
+    expect(describeSignals(parts)).toEqual(whole);
+    expect(whole).toHaveLength(2);
   });
 });
