@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AccessEvent } from '../../audit/event.js';
 import { DecayedStats, type DecayedStatsSnapshot } from '../../baseline/stats/decayed.js';
+import { KnownSet, type KnownSetSnapshot } from '../../baseline/stats/known-set.js';
 import { SlidingDistinct, type SlidingDistinctSnapshot } from '../../baseline/stats/sliding.js';
 import { negBinomialUpperTailLog10 } from '../../baseline/stats/tails.js';
 import { duration } from '../../util/duration.js';
@@ -41,6 +42,18 @@ const params = z.strictObject({
   learn_half_life: duration.default(14 * 86_400_000),
   /** Most values counted per fixed learning window (bounded memory; the count saturates). */
   window_cap: z.number().int().positive().default(4096),
+  /**
+   * Count only values new to the group (never used before, as the group's KnownSet tells): a mass
+   * read of secrets an identity never touched, not a busy hour over the ones it always reads (CI
+   * runners re-reading their repositories' secrets in concurrent pipelines).
+   */
+  only_new: z.boolean().default(false),
+  /**
+   * With `only_new`: no signal unless the new values are at least this fraction of all the group
+   * had used before the window — a sudden expansion of its footprint, not a runner that builds a
+   * repository it rarely builds. The guardrail still applies.
+   */
+  min_growth: z.number().nonnegative().default(0),
   noun: z.string().optional(),
 });
 type Params = z.infer<typeof params>;
@@ -60,6 +73,8 @@ interface Group {
   samples: string[];
   peak: number;
   peakAt: number;
+  /** `only_new`: the values this group has used. */
+  known?: KnownSet;
 }
 
 interface GroupJson {
@@ -76,6 +91,7 @@ interface GroupJson {
   sa: string[];
   pk: number;
   pa: number;
+  k?: KnownSetSnapshot;
 }
 
 /**
@@ -112,7 +128,8 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
       const learn = (i: number, count: number) => {
         if (i > g.flaggedUntil) g.stats.observe(Math.min(count, capFor(g)), i * p.window);
         else g.stats.decayTo(i * p.window);
-        if (count > 0) {
+        // Counting new values, the first windows are discovery (everything is new): not a peak to allow for.
+        if (count > 0 && !(p.only_new && i * p.window - g.since < p.warmup)) {
           g.peak = Math.max(count, decayedPeak(g, i * p.window));
           g.peakAt = i * p.window;
         }
@@ -140,6 +157,8 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
         }
         roll(g, t);
         g.lastAt = t;
+        // A value it used before adds nothing to a count of new ones (the first use was counted).
+        if (p.only_new && !(g.known ??= new KnownSet()).add(value)) return;
         if (!g.winSet) g.winSet = new Set();
         if (g.winSet.size < p.window_cap) g.winSet.add(value);
         g.live.add(value, t);
@@ -156,7 +175,12 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
         const identitySince = env.identities?.firstSeen(event.identity.key);
         const newActivity =
           !warm && t - g.since < p.warmup && identitySince !== undefined && t - identitySince >= p.warmup;
-        if (warm && observed >= p.min_ratio * mean && observed > p.peak_ratio * peak) {
+        // Values the group had used before this window (the known set also holds the window's new ones).
+        const before = g.known ? Math.max(0, g.known.size - observed) : 0;
+        const grown = !p.only_new || observed >= p.min_growth * before;
+        if (!grown) {
+          // Not a signal; the guardrail below still decides.
+        } else if (warm && observed >= p.min_ratio * mean && observed > p.peak_ratio * peak) {
           score = -negBinomialUpperTailLog10(observed, mean, dispersion);
           strength = strengthOf(score, p);
         } else if (newActivity) {
@@ -193,7 +217,7 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
                 : newActivity
                   ? 'it had not done this before in its history'
                   : `the absolute limit is ${p.guardrail ?? '?'}`
-            }`,
+            }${p.only_new ? ` (it had used ${before} before)` : ''}`,
             headline: `${observed} ${noun} in ${w}`,
             eventCount: Math.max(1, added),
             firstEventAt: g.burstStart,
@@ -204,6 +228,7 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
               window: w,
               ...(usual ? { usual } : {}),
               counted: nouns[1],
+              ...(p.only_new ? { knownBefore: before } : {}),
               busiestWindow: Math.round(peak),
               warm,
               ...(guard ? { guardrail: p.guardrail } : {}),
@@ -230,6 +255,7 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
           sa: g.samples,
           pk: g.peak,
           pa: g.peakAt,
+          ...(g.known ? { k: g.known.toJSON() } : {}),
         })),
       restore(state) {
         table.restore(state as { sweep: number; groups: [string, GroupJson][] }, (j) => ({
@@ -246,6 +272,7 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
           samples: j.sa,
           peak: j.pk,
           peakAt: j.pa,
+          ...(j.k ? { known: KnownSet.from(j.k) } : {}),
         }));
       },
     };

@@ -400,3 +400,38 @@ describe('new prefixes in a burst', () => {
     expect(whole).toHaveLength(2);
   });
 });
+
+describe('mass reads of secrets never read before', () => {
+  const ci = { entity_id: 'ci-1', display_name: 'jwt-ci', policies: ['ci'] };
+  const read = (t: number, path: string) => eventFromSpec({ operation: 'read', path, identity: ci }, t);
+  // 100 secrets learned one at a time over three days, then all of them again at once, then 100 new ones.
+  const events = [
+    ...Array.from({ length: 100 }, (_, i) => read(T0 + i * 45 * 60_000, `secret/data/ci/app-${i}`)),
+    ...Array.from({ length: 100 }, (_, i) => read(T0 + 4 * DAY + i * 1000, `secret/data/ci/app-${i}`)),
+    ...Array.from({ length: 100 }, (_, i) => read(T0 + 5 * DAY + i * 1000, `secret/data/payments/app-${i}`)),
+  ];
+
+  it('count only the new ones, and remember what is known across a checkpoint', () => {
+    const whole = run(['mass-secret-reads'], events).signals;
+    expect(whole.length).toBeGreaterThan(0);
+    expect(whole.every((s) => s.at >= T0 + 5 * DAY)).toBe(true);
+    expect(whole[0]?.evidence).toMatchObject({ observed: 50, knownBefore: 100 });
+
+    const parts: Signal[] = [];
+    const make = () =>
+      new Pipeline({
+        detectors: byId(['mass-secret-reads']),
+        env: env(),
+        tickMs: 10_000,
+        observeSignal: (s) => parts.push(s),
+      });
+    const first = make();
+    for (const e of events.slice(0, 150)) first.processEvent(e, emptyOutput());
+    const second = make();
+    second.restore(deserialize(serialize(first.snapshot())));
+    for (const e of events.slice(150)) second.processEvent(e, emptyOutput());
+    expect(parts.map((s) => `${s.at}|${s.score}|${s.summary}`)).toEqual(
+      whole.map((s) => `${s.at}|${s.score}|${s.summary}`),
+    );
+  });
+});
