@@ -58,8 +58,8 @@ const params = z.strictObject({
   /**
    * `value`: each new value is a signal. `burst`: many new values within `burst_window` are one
    * signal, scored as the surprise of that many new values among the window's observations given
-   * the group's own novelty rate before them (Poisson tail); single new values say nothing. For lateral movement: a token
-   * reaching into several teams' secrets within minutes.
+   * the group's own novelty rate before them (Poisson tail); single new values say nothing. For
+   * lateral movement: a token reaching into several teams' secrets within minutes.
    */
   mode: z.enum(['value', 'burst']).default('value'),
   burst_window: duration.default(600_000),
