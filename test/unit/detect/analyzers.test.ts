@@ -36,6 +36,19 @@ function run(ids: string[], events: AccessEvent[], opts: { env?: AnalyzerEnv; un
   return { signals, out };
 }
 
+/** The signals of a run interrupted after `cut` events: state checkpointed and restored into a new pipeline. */
+function runAcrossCheckpoint(ids: string[], events: AccessEvent[], cut: number): Signal[] {
+  const signals: Signal[] = [];
+  const make = () =>
+    new Pipeline({ detectors: byId(ids), env: env(), tickMs: 10_000, observeSignal: (s) => signals.push(s) });
+  const first = make();
+  for (const e of events.slice(0, cut)) first.processEvent(e, emptyOutput());
+  const second = make();
+  second.restore(deserialize(serialize(first.snapshot())));
+  for (const e of events.slice(cut)) second.processEvent(e, emptyOutput());
+  return signals;
+}
+
 const alice = { entity_id: 'alice-1', display_name: 'userpass-alice', policies: ['default'] };
 
 /** A person reading one prefix from the office network on weekdays 09:00–17:00 UTC for `days` days. */
@@ -383,20 +396,7 @@ describe('new prefixes in a burst', () => {
 
   it('survives a checkpoint in the middle of a burst', () => {
     const whole = describeSignals(run(['new-prefixes-burst'], events).signals);
-    const parts: Signal[] = [];
-    const make = () =>
-      new Pipeline({
-        detectors: byId(['new-prefixes-burst']),
-        env: env(),
-        tickMs: 10_000,
-        observeSignal: (s) => parts.push(s),
-      });
-    const first = make();
-    for (const e of events.slice(0, 203)) first.processEvent(e, emptyOutput());
-    const second = make();
-    second.restore(deserialize(serialize(first.snapshot())));
-    for (const e of events.slice(203)) second.processEvent(e, emptyOutput());
-    expect(describeSignals(parts)).toEqual(whole);
+    expect(describeSignals(runAcrossCheckpoint(['new-prefixes-burst'], events, 203))).toEqual(whole);
     expect(whole).toHaveLength(2);
   });
 });
@@ -417,19 +417,7 @@ describe('mass reads of secrets never read before', () => {
     expect(whole.every((s) => s.at >= T0 + 5 * DAY)).toBe(true);
     expect(whole[0]?.evidence).toMatchObject({ observed: 50, knownBefore: 100 });
 
-    const parts: Signal[] = [];
-    const make = () =>
-      new Pipeline({
-        detectors: byId(['mass-secret-reads']),
-        env: env(),
-        tickMs: 10_000,
-        observeSignal: (s) => parts.push(s),
-      });
-    const first = make();
-    for (const e of events.slice(0, 150)) first.processEvent(e, emptyOutput());
-    const second = make();
-    second.restore(deserialize(serialize(first.snapshot())));
-    for (const e of events.slice(150)) second.processEvent(e, emptyOutput());
+    const parts = runAcrossCheckpoint(['mass-secret-reads'], events, 150);
     expect(parts.map((s) => `${s.at}|${s.score}|${s.summary}`)).toEqual(
       whole.map((s) => `${s.at}|${s.score}|${s.summary}`),
     );
