@@ -8,6 +8,8 @@ import { duration } from '../../util/duration.js';
 import type { Analyzer } from '../analyzer.js';
 import { pushCapped } from '../describe.js';
 import {
+  advanceEpisode,
+  type Episode,
   buildSignal,
   describeExpected,
   FIELD_NOUN,
@@ -58,7 +60,7 @@ const params = z.strictObject({
 });
 type Params = z.infer<typeof params>;
 
-interface Group {
+interface Group extends Episode {
   live: SlidingDistinct;
   /** Distinct values of the current fixed window (for learning). */
   winIdx: number;
@@ -66,10 +68,6 @@ interface Group {
   stats: DecayedStats;
   since: number;
   lastAt: number;
-  flaggedUntil: number;
-  signalled: number;
-  signalledStrength: Strength;
-  burstStart: number;
   samples: string[];
   peak: number;
   peakAt: number;
@@ -194,17 +192,11 @@ export const cardinalityAnalyzer: Analyzer<Params> = {
           score = Math.max(score, p.threshold);
         }
         if (strength === 'none') return;
-        g.flaggedUntil = Math.floor(t / p.window) + 1;
-        const stronger = strength === 'alert' && g.signalledStrength !== 'alert';
+        const starting = g.signalled === 0;
         pushCapped(g.samples, value, 10);
-        if (g.signalled > 0 && !stronger && observed < g.signalled * p.regrowth) return;
-        if (g.signalled === 0) {
-          g.burstStart = t;
-          g.samples = [value];
-        }
-        const added = g.signalled > 0 ? observed - g.signalled : observed;
-        g.signalled = observed;
-        g.signalledStrength = strength;
+        const added = advanceEpisode(g, observed, strength, t, p.window, p.regrowth);
+        if (added === undefined) return;
+        if (starting) g.samples = [value];
         const w = windowText(p.window);
         const usual = warm ? describeExpected(g.stats.mean, dispersion) : null;
         emit(

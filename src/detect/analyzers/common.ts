@@ -71,6 +71,40 @@ export const scoringParams = {
 
 export type Strength = 'alert' | 'weak' | 'none';
 
+/** Where a group is in a burst of signals (rate, cardinality, failure and novelty analyzers). */
+export interface Episode {
+  /** Fixed windows up to this index are not learned (they held the burst). */
+  flaggedUntil: number;
+  /** Count at the last signal of the current burst (0 = no burst). */
+  signalled: number;
+  signalledStrength: Strength;
+  burstStart: number;
+}
+
+/**
+ * A count worth a signal arrived: mark its window as not to be learned and decide whether to emit.
+ * One signal per burst, and another only when the count has grown by `regrowth` or turned from weak
+ * into an alert. Returns the events the signal adds (all for a new burst, the growth since the last
+ * signal otherwise), or undefined when there is nothing to emit.
+ */
+export function advanceEpisode(
+  g: Episode,
+  observed: number,
+  strength: Exclude<Strength, 'none'>,
+  at: number,
+  windowMs: number,
+  regrowth: number,
+): number | undefined {
+  g.flaggedUntil = Math.floor(at / windowMs) + 1;
+  const stronger = strength === 'alert' && g.signalledStrength !== 'alert';
+  if (g.signalled > 0 && !stronger && observed < g.signalled * regrowth) return undefined;
+  const added = g.signalled > 0 ? observed - g.signalled : observed;
+  if (g.signalled === 0) g.burstStart = at;
+  g.signalled = observed;
+  g.signalledStrength = strength;
+  return added;
+}
+
 export function strengthOf(score: number, p: { threshold: number; weak_threshold: number | null }): Strength {
   if (score >= p.threshold) return 'alert';
   if (p.weak_threshold !== null && score >= p.weak_threshold) return 'weak';

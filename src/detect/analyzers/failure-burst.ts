@@ -12,6 +12,8 @@ import { duration } from '../../util/duration.js';
 import type { Analyzer } from '../analyzer.js';
 import { pushCapped } from '../describe.js';
 import {
+  advanceEpisode,
+  type Episode,
   buildSignal,
   describeExpected,
   FIELD_NOUN,
@@ -59,17 +61,13 @@ const params = z.strictObject({
 });
 type Params = z.infer<typeof params>;
 
-interface Group {
+interface Group extends Episode {
   counter: SlidingCounter;
   distinct?: SlidingDistinct;
   sourcesSeen?: SlidingDistinct;
   stats: DecayedStats;
   since: number;
   lastAt: number;
-  flaggedUntil: number;
-  signalled: number;
-  signalledStrength: Strength;
-  burstStart: number;
   /** Sample of sources and paths of the current burst (for the alert). */
   sources: string[];
   paths: string[];
@@ -199,13 +197,8 @@ export const failureBurstAnalyzer: Analyzer<Params> = {
         const score = -negBinomialUpperTailLog10(observed, mean, dispersion);
         const strength = strengthOf(score, p);
         if (strength === 'none') return;
-        state.flaggedUntil = Math.floor(t / p.window) + 1;
-        const stronger = strength === 'alert' && state.signalledStrength !== 'alert';
-        if (state.signalled > 0 && !stronger && observed < state.signalled * p.regrowth) return;
-        const added = state.signalled > 0 ? observed - state.signalled : observed;
-        if (state.signalled === 0) state.burstStart = t;
-        state.signalled = observed;
-        state.signalledStrength = strength;
+        const added = advanceEpisode(state, observed, strength, t, p.window, p.regrowth);
+        if (added === undefined) return;
 
         const w = windowText(p.window);
         const usual = warm ? describeExpected(state.stats.mean, dispersion) : null;

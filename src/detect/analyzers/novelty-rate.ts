@@ -9,6 +9,8 @@ import type { Analyzer } from '../analyzer.js';
 import { pushCapped } from '../describe.js';
 import { dispersionOf } from './failure-burst.js';
 import {
+  advanceEpisode,
+  type Episode,
   buildSignal,
   describeExpected,
   FIELD_NOUN,
@@ -54,7 +56,7 @@ const params = z.strictObject({
 });
 type Params = z.infer<typeof params>;
 
-interface Group {
+interface Group extends Episode {
   /** Hashes of values seen in this generation and the previous one. */
   current: Set<number>;
   previous: Set<number>;
@@ -63,10 +65,6 @@ interface Group {
   stats: DecayedStats;
   since: number;
   lastAt: number;
-  flaggedUntil: number;
-  signalled: number;
-  signalledStrength: Strength;
-  burstStart: number;
   peak: number;
   peakAt: number;
   samples: string[];
@@ -177,13 +175,8 @@ export const noveltyRateAnalyzer: Analyzer<Params> = {
         if (strength === 'alert' && spread < p.min_spread)
           strength = p.weak_threshold === null ? 'none' : 'weak';
         if (strength === 'none') return;
-        grp.flaggedUntil = Math.floor(t / p.window) + 1;
-        const stronger = strength === 'alert' && grp.signalledStrength !== 'alert';
-        if (grp.signalled > 0 && !stronger && observed < grp.signalled * p.regrowth) return;
-        const added = grp.signalled > 0 ? observed - grp.signalled : observed;
-        if (grp.signalled === 0) grp.burstStart = t;
-        grp.signalled = observed;
-        grp.signalledStrength = strength;
+        const added = advanceEpisode(grp, observed, strength, t, p.window, p.regrowth);
+        if (added === undefined) return;
         const w = windowText(p.window);
         const usual = describeExpected(grp.stats.mean, dispersion);
         emit(

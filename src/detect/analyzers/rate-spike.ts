@@ -7,6 +7,8 @@ import { duration, formatDuration } from '../../util/duration.js';
 import { ZoneClock } from '../../util/timezone.js';
 import type { Analyzer, AnalyzerEnv } from '../analyzer.js';
 import {
+  advanceEpisode,
+  type Episode,
   buildSignal,
   describeExpected,
   GroupTable,
@@ -50,17 +52,11 @@ const params = z.strictObject({
 });
 type Params = z.infer<typeof params>;
 
-interface Group {
+interface Group extends Episode {
   counter: SlidingCounter;
   rate: SeasonalRate;
   since: number;
   lastAt: number;
-  /** Fixed windows up to this index are not learned (they held a spike). */
-  flaggedUntil: number;
-  /** Count at the last signal of the current burst (0 = no burst). */
-  signalled: number;
-  signalledStrength: Strength;
-  burstStart: number;
   /** Busiest closed window (decayed) and when it was last updated. */
   peak: number;
   peakAt: number;
@@ -164,13 +160,8 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
         }
         if (strength === 'none') return;
         // Mark this window and the next as not to be learned.
-        grp.flaggedUntil = Math.floor(t / p.window) + 1;
-        const stronger = strength === 'alert' && grp.signalledStrength !== 'alert';
-        if (grp.signalled > 0 && !stronger && observed < grp.signalled * p.regrowth) return;
-        const added = grp.signalled > 0 ? observed - grp.signalled : observed;
-        if (grp.signalled === 0) grp.burstStart = t;
-        grp.signalled = observed;
-        grp.signalledStrength = strength;
+        const added = advanceEpisode(grp, observed, strength, t, p.window, p.regrowth);
+        if (added === undefined) return;
         const usual = warm ? describeExpected(exp.mean, exp.dispersion) : 'unknown (still learning)';
         const w = windowText(p.window);
         const why = warm
