@@ -1,7 +1,7 @@
-import { CronExpressionParser } from 'cron-parser';
 import type { InhibitConfig, MaintenanceConfig } from '../config/schema.js';
 import type { Alert, AlertTransition } from './alert.js';
 import { compileMatchers, type SilenceStore } from './silences.js';
+import { CronWindow } from '../util/cron-window.js';
 
 export interface PolicyOptions {
   /** Alerts on one identity that open within this window of the incident's last activity join it. */
@@ -35,8 +35,7 @@ export interface PolicySnapshot {
 
 interface CompiledWindow {
   name: string;
-  cron: string;
-  durationMs: number;
+  window: CronWindow;
   matches: (a: Alert) => boolean;
 }
 
@@ -52,11 +51,12 @@ export class AlertPolicy {
   private readonly windows: CompiledWindow[];
 
   constructor(private readonly options: PolicyOptions) {
-    this.windows = (options.maintenance ?? []).map((w) => {
-      // Fail at start-up, not at the first alert.
-      CronExpressionParser.parse(w.cron, { tz: options.timeZone });
-      return { name: w.name, cron: w.cron, durationMs: w.duration, matches: compileMatchers(w.matchers) };
-    });
+    // A bad expression fails at start-up, not at the first alert.
+    this.windows = (options.maintenance ?? []).map((w) => ({
+      name: w.name,
+      window: new CronWindow(w.cron, w.duration, options.timeZone),
+      matches: compileMatchers(w.matchers),
+    }));
   }
 
   apply(transitions: AlertTransition[]): void {
@@ -119,7 +119,7 @@ export class AlertPolicy {
     const silence = this.options.silences?.match(a, at);
     if (silence) a.silencedBy = silence.id;
     else {
-      const window = this.windows.find((w) => w.matches(a) && inWindow(w, at, this.options.timeZone));
+      const window = this.windows.find((w) => w.matches(a) && w.window.isOpen(at));
       if (window) a.silencedBy = `maintenance:${window.name}`;
     }
   }
@@ -160,10 +160,4 @@ export class AlertPolicy {
       return { id: alert.incidentId, title: alert.title, firstAlertId: alert.incidentId.slice(4) };
     return undefined;
   }
-}
-
-function inWindow(w: CompiledWindow, at: number, tz: string): boolean {
-  const it = CronExpressionParser.parse(w.cron, { currentDate: new Date(at + 1), tz });
-  const start = it.prev().getTime();
-  return at >= start && at < start + w.durationMs;
 }

@@ -1,5 +1,5 @@
-import { CronExpressionParser } from 'cron-parser';
 import type { AccessEvent } from '../audit/event.js';
+import { CronWindow } from '../util/cron-window.js';
 import type { Detector } from './analyzer.js';
 import { compileMatch, type EventPredicate } from './match.js';
 import type { MatchSpec } from './schema.js';
@@ -31,44 +31,6 @@ export const BASELINE_ANALYZERS = new Set([
 ]);
 
 /**
- * Whether event time `t` is inside one of a cron schedule's windows. Cron arithmetic is slow next to
- * per-event work, so the answer is cached for the stretch of time over which it cannot change (the
- * open window, or the gap until the next opening); event time moves forward, so that is nearly
- * always a hit.
- */
-export class ScheduleWindow {
-  private from = Number.POSITIVE_INFINITY;
-  private until = Number.NEGATIVE_INFINITY;
-  private open = false;
-
-  constructor(
-    readonly cron: string,
-    readonly durationMs: number,
-    readonly timeZone: string,
-  ) {
-    // Fails here, at load, on a bad expression or time zone.
-    CronExpressionParser.parse(cron, { tz: timeZone });
-  }
-
-  isOpen(t: number): boolean {
-    if (t >= this.from && t < this.until) return this.open;
-    // prev() from t + 1 ms: the latest start at or before t; next() from t: the first one after it.
-    const tz = this.timeZone;
-    const lastStart = CronExpressionParser.parse(this.cron, { currentDate: new Date(t + 1), tz })
-      .prev()
-      .getTime();
-    const nextStart = CronExpressionParser.parse(this.cron, { currentDate: new Date(t), tz })
-      .next()
-      .getTime();
-    const lastEnd = lastStart + this.durationMs;
-    this.open = t < lastEnd;
-    this.from = this.open ? lastStart : lastEnd;
-    this.until = this.open ? lastEnd : nextStart;
-    return this.open;
-  }
-}
-
-/**
  * The detectors with known schedules folded into their allowlists (`excluded`); the given ones are
  * left as they are. Throws with the schedule's name on a bad cron expression or an unknown detector
  * id, so a broken configuration fails the start (and `vigil check`).
@@ -82,9 +44,9 @@ export function applySchedules(
   const compiled = schedules.map((s) => {
     for (const id of s.detectors ?? [])
       if (!known.has(id)) throw new Error(`schedules: "${s.name}": no detector has the id "${id}"`);
-    let window: ScheduleWindow;
+    let window: CronWindow;
     try {
-      window = new ScheduleWindow(s.cron, s.durationMs, timeZone);
+      window = new CronWindow(s.cron, s.durationMs, timeZone);
     } catch (err) {
       throw new Error(`schedules: "${s.name}": cron "${s.cron}": ${(err as Error).message}`);
     }

@@ -4,7 +4,7 @@ import { check } from '../../../src/check.js';
 import { loadConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
 import { createPipeline, loadConfiguredDetectors } from '../../../src/core.js';
-import { ScheduleWindow } from '../../../src/detect/schedules.js';
+import { CronWindow } from '../../../src/util/cron-window.js';
 import { eventFromSpec } from '../../../src/detect/testing.js';
 import { emptyOutput } from '../../../src/pipeline.js';
 
@@ -15,9 +15,9 @@ const DAY = 24 * HOUR;
 const T0 = Date.parse('2026-03-01T23:00:00Z');
 const base = loadConfig({ environment: 'development' }).config;
 
-describe('ScheduleWindow', () => {
+describe('CronWindow', () => {
   it('is open from each cron start for its duration, in the time zone', () => {
-    const w = new ScheduleWindow('0 2 * * *', 90 * MIN, 'Europe/Berlin');
+    const w = new CronWindow('0 2 * * *', 90 * MIN, 'Europe/Berlin');
     expect(w.isOpen(T0 + 2 * HOUR - 1)).toBe(false);
     expect(w.isOpen(T0 + 2 * HOUR)).toBe(true);
     expect(w.isOpen(T0 + 3 * HOUR + 29 * MIN)).toBe(true);
@@ -26,7 +26,7 @@ describe('ScheduleWindow', () => {
   });
 
   it('answers the same from its cache as from scratch, in any order of times', () => {
-    const cached = new ScheduleWindow('*/20 9-17 * * 1-5', 7 * MIN, 'Europe/Berlin');
+    const cached = new CronWindow('*/20 9-17 * * 1-5', 7 * MIN, 'Europe/Berlin');
     let seed = 7;
     const next = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
     let t = T0;
@@ -35,7 +35,7 @@ describe('ScheduleWindow', () => {
       t += next() < 0.9 ? Math.floor(next() * 10 * MIN) : -Math.floor(next() * 30 * MIN);
       // Now and then exactly on a boundary, or a millisecond before one.
       if (next() < 0.1) t = Math.floor(t / (20 * MIN)) * 20 * MIN - (next() < 0.5 ? 1 : 0);
-      const fresh = new ScheduleWindow('*/20 9-17 * * 1-5', 7 * MIN, 'Europe/Berlin');
+      const fresh = new CronWindow('*/20 9-17 * * 1-5', 7 * MIN, 'Europe/Berlin');
       expect(cached.isOpen(t)).toBe(fresh.isOpen(t));
     }
   });
