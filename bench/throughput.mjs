@@ -1,7 +1,9 @@
 // Child of bench/run.mjs: one throughput mode over one file, in a process of its own (for peak RSS).
 //   json      bare JSON.parse of every line
 //   parse     Vigil's parser and request/response pairing, no detectors
-//   pipeline  `vigil replay` in-process: every default detector, the alert lifecycle, no outputs
+//   pipeline  `vigil replay` in-process: every default detector, the alert lifecycle, no outputs; its
+//             parse worker (pipeline.parse_worker, on by default) parses on a second thread
+//   inline    the same with pipeline.parse_worker off: everything on one thread
 import { openSync, readSync, closeSync } from 'node:fs';
 import { parseAuditLine, peekRequest } from '../dist/audit/entry.js';
 import { Pairer } from '../dist/audit/pairing.js';
@@ -40,6 +42,7 @@ function eachLine(fn, afterChunk = () => {}) {
 }
 
 const t0 = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 let out;
 if (mode === 'json') {
   let keys = 0;
@@ -76,15 +79,19 @@ if (mode === 'json') {
   out = { lines, events };
 } else {
   const { config } = loadConfig({ environment: 'development' });
+  if (mode === 'inline') config.pipeline.parse_worker = false;
   const s = await replay({ config, input: file });
   out = { lines: s.counters.lines, events: s.counters.events, alerts: s.counters.opened };
 }
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+const cpu = process.cpuUsage(cpu0);
 console.log(
   JSON.stringify({
     ...out,
     seconds,
     linesPerSec: out.lines / seconds,
+    // Every thread of the process (the pipeline's parse worker included), user + system.
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
   }),
 );

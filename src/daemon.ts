@@ -1,3 +1,4 @@
+import { ParseAhead } from './audit/parse-ahead.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SilenceStore, silenceFromConfig } from './alerts/silences.js';
@@ -159,8 +160,10 @@ export class Daemon {
       sinks.push(this.elasticsearch);
     }
     const eventSink = options.eventSink ?? this.elasticsearch;
+    const parseAhead = config.pipeline.parse_worker ? ParseAhead.start(logger) : undefined;
     this.runner = new Runner({
       pipeline: this.pipeline,
+      ...(parseAhead ? { parseAhead } : {}),
       sources: this.sources,
       sinks,
       deadLetter:

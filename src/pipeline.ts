@@ -1,5 +1,6 @@
 import type { AccessEvent } from './audit/event.js';
 import { IGNORED, parseAuditLine, peekRequest } from './audit/entry.js';
+import type { Preparsed } from './audit/parse-wire.js';
 import { DEFAULT_PAIRER_OPTIONS, Pairer, type PairerOptions, type PairerSnapshot } from './audit/pairing.js';
 import type { AlertTransition } from './alerts/alert.js';
 import {
@@ -128,17 +129,23 @@ export class Pipeline {
     return this.watermark;
   }
 
-  /** Run a batch of raw lines through the pipeline, appending results to `out`. */
-  processRecords(records: readonly RawRecord[], out: StepOutput): void {
+  /**
+   * Run a batch of raw lines through the pipeline, appending results to `out`. `preparsed`, when
+   * given, holds each line's parse result worked out ahead (see ParseAhead); it is exactly what
+   * the pipeline would have computed itself.
+   */
+  processRecords(records: readonly RawRecord[], out: StepOutput, preparsed?: readonly Preparsed[]): void {
     this.out = out;
-    for (const record of records) {
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as RawRecord;
       this.counters.lines++;
       if (record.truncated) {
         this.deadLetter(record, 'line longer than the maximum line length');
         continue;
       }
+      const pre = preparsed?.[i];
       // Request entries are kept raw: their responses carry everything (see peekRequest).
-      const peek = peekRequest(record.line);
+      const peek = pre ? (pre.kind === 'request' ? pre : undefined) : peekRequest(record.line);
       if (peek) {
         this.counters.entries++;
         if (this.watermark === undefined || peek.time > this.watermark) this.advance(peek.time);
@@ -146,7 +153,7 @@ export class Pipeline {
         if (event) this.handleEvent(event);
         continue;
       }
-      const parsed = parseAuditLine(record.line);
+      const parsed = pre?.kind === 'entry' ? pre.result : parseAuditLine(record.line);
       if (!parsed.ok) {
         if (parsed.reason === IGNORED) this.counters.ignored++;
         else this.deadLetter(record, parsed.reason);

@@ -4,6 +4,7 @@ import type { Config } from './config/schema.js';
 import { createPipeline, loadConfiguredDetectors } from './core.js';
 import { FileDeadLetterSink, NullDeadLetterSink, type DeadLetterSink } from './ingest/dead-letter.js';
 import { ReplayFileSource, type ReplayProgress } from './ingest/replay-file.js';
+import { ParseAhead } from './audit/parse-ahead.js';
 import { AlertLogSink } from './notify/alert-log.js';
 import { ConsoleSink } from './notify/console.js';
 import type { AlertSink } from './notify/sink.js';
@@ -32,6 +33,11 @@ export interface ReplayOptions {
   sinks?: AlertSink[];
   logger?: Logger;
   stdin?: NodeJS.ReadableStream;
+  /**
+   * The compiled parse worker (default: beside the compiled modules). Only needed when running
+   * from TypeScript sources, where there is none: tests point it at dist/.
+   */
+  parseWorkerScript?: URL;
 }
 
 export interface DetectorSummary {
@@ -115,8 +121,12 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     ...(options.stdin ? { stdin: options.stdin as never } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
+  const parseAhead = config.pipeline.parse_worker
+    ? ParseAhead.start(logger, options.parseWorkerScript)
+    : undefined;
   const runner = new Runner({
     pipeline,
+    ...(parseAhead ? { parseAhead } : {}),
     sources: [source],
     sinks,
     deadLetter,
@@ -124,11 +134,16 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     ...(options.stateDir ? { state: new StateStore(options.stateDir) } : {}),
     logger,
   });
-  await runner.start();
-  await runner.finished();
-  // A log replayed in parts keeps waiting requests for the next part; a whole log accounts for them.
-  if (!options.stateDir) await runner.drain();
-  await runner.stop();
+  try {
+    await runner.start();
+    await runner.finished();
+    // A log replayed in parts keeps waiting requests for the next part; a whole log accounts for them.
+    if (!options.stateDir) await runner.drain();
+    await runner.stop();
+  } finally {
+    // A failed replay must not leave the worker thread holding the process open.
+    await parseAhead?.close();
+  }
 
   for (const [id, n] of pipeline.engine.signalCounts) {
     (tally.byDetector[id] ??= { signals: 0, opened: 0, updated: 0, resolved: 0 }).signals = n;

@@ -1,5 +1,7 @@
 import { transitionKey, type AlertTransition } from './alerts/alert.js';
 import type { AccessEvent } from './audit/event.js';
+import type { ParseAhead } from './audit/parse-ahead.js';
+import type { Preparsed } from './audit/parse-wire.js';
 import type { Signal } from './detect/signal.js';
 import type { DeadLetterSink } from './ingest/dead-letter.js';
 import type { RecordBatch, Source } from './ingest/source.js';
@@ -36,7 +38,17 @@ export interface RunnerOptions {
   logger: Logger;
   /** Called after each step with what it produced (metrics). */
   onStep?: (out: StepOutput, source: string | undefined) => void;
+  /** Parse large batches on a worker thread, one batch ahead of the pipeline. */
+  parseAhead?: ParseAhead;
 }
+
+/**
+ * Batches smaller than this are parsed in the step itself: handing a trickle of lines to the worker
+ * would only add latency.
+ */
+const PARSE_AHEAD_MIN_RECORDS = 64;
+/** Batches a source may hand over before the first of them has been through the pipeline. */
+const PARSE_AHEAD_DEPTH = 3;
 
 export interface RunnerStatus {
   /** The checkpoint (if any) has been restored and outputs recovered: ready to process. */
@@ -62,6 +74,8 @@ export interface RunnerStatus {
 export class Runner {
   readonly status: RunnerStatus = { restored: false, checkpointFailures: 0 };
   private queue: Promise<unknown> = Promise.resolve();
+  /** Steps of batches accepted ahead (parse-ahead mode), oldest first. */
+  private ahead: Promise<void>[] = [];
   private positions: Record<string, unknown> = {};
   private lastStepAt = 0;
   /**
@@ -117,6 +131,7 @@ export class Runner {
   /** Resolves when every source has finished (replay end of input, or all stopped). */
   async finished(): Promise<void> {
     await Promise.all(this.options.sources.map((s) => s.finished));
+    await Promise.all(this.ahead);
     await this.queue;
   }
 
@@ -160,19 +175,41 @@ export class Runner {
     await this.queue.catch(() => undefined);
     await this.checkpoint().catch((err: unknown) => logger.error({ err }, 'final checkpoint failed'));
     for (const sink of this.options.sinks) await sink.close();
+    await this.options.parseAhead?.close();
     await this.options.eventSink?.close();
     await this.options.deadLetter.close();
     this.options.journal.close();
   }
 
+  /**
+   * A source's batch becomes one pipeline step. With a parse worker, a large batch is accepted as
+   * soon as its lines are copied and sent for parsing, so the worker parses the next batches while
+   * this thread runs the detectors on this one. The source is held back by awaiting the step
+   * PARSE_AHEAD_DEPTH batches before (a failed step still reaches the source that fed it, late).
+   */
   private handle(batch: RecordBatch): Promise<void> {
-    return this.serial(async () => {
-      const out = emptyOutput();
-      this.options.pipeline.processRecords(batch.records, out);
-      await this.deliver(out, batch.source);
-      if (batch.position !== undefined) this.positions[batch.source] = batch.position;
-      this.lastStepAt = Date.now();
+    const ahead = this.options.parseAhead;
+    if (!ahead?.available || batch.records.length < PARSE_AHEAD_MIN_RECORDS) {
+      return this.serial(() => this.step(batch, undefined));
+    }
+    const { parsed, release } = ahead.parse(batch.records);
+    const step = this.serial(async () => {
+      try {
+        await this.step(batch, await parsed);
+      } finally {
+        release();
+      }
     });
+    this.ahead.push(step);
+    return this.ahead.length > PARSE_AHEAD_DEPTH ? (this.ahead.shift() as Promise<void>) : Promise.resolve();
+  }
+
+  private async step(batch: RecordBatch, preparsed: Preparsed[] | undefined): Promise<void> {
+    const out = emptyOutput();
+    this.options.pipeline.processRecords(batch.records, out, preparsed);
+    await this.deliver(out, batch.source);
+    if (batch.position !== undefined) this.positions[batch.source] = batch.position;
+    this.lastStepAt = Date.now();
   }
 
   private async deliver(out: StepOutput, source: string | undefined): Promise<void> {

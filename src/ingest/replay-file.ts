@@ -4,15 +4,10 @@ import { createGunzip } from 'node:zlib';
 import { LineSplitter } from './line-splitter.js';
 import type { BatchHandler, Source, SourcePosition } from './source.js';
 import { pumpLines } from './stream-pump.js';
-import {
-  DEFAULT_CHUNK_BYTES,
-  DEFAULT_MAX_BATCH_RECORDS,
-  deferred,
-  describeError,
-  readChunks,
-  type Deferred,
-} from './util.js';
+import { DEFAULT_MAX_BATCH_RECORDS, deferred, describeError, readChunks, type Deferred } from './util.js';
 
+/** A replay reads in bulk: large reads make full batches, which the parse worker needs to keep up. */
+const REPLAY_CHUNK_BYTES = 1024 * 1024;
 /**
  * Reads one audit log once, from start to end: a plain file, a gzip file (name ending in `.gz`, or
  * starting with the gzip magic bytes 1f 8b; concatenated gzip members are read in sequence), or `-`
@@ -40,7 +35,7 @@ export interface ReplayFileOptions {
   gzip?: 'auto' | boolean;
   /** Stream used for `-` (default process.stdin); it is never destroyed by the source. */
   stdin?: Readable;
-  /** Bytes per read (default 256 KiB). */
+  /** Bytes per read (default 1 MiB). */
   chunkBytes?: number;
   /** Records per batch (default 1000). */
   maxBatchRecords?: number;
@@ -75,7 +70,7 @@ export class ReplayFileSource implements Source {
   async start(handler: BatchHandler, _resumeFrom?: SourcePosition): Promise<void> {
     if (this.started) throw new Error(`source ${this.name} already started`);
     this.started = true;
-    const chunkBytes = this.options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    const chunkBytes = this.options.chunkBytes ?? REPLAY_CHUNK_BYTES;
     let input: Readable;
     let totalBytes: number | undefined;
     let owned = false;
