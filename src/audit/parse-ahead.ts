@@ -71,36 +71,48 @@ export class ParseAhead {
   }
 
   /**
-   * Copy the records' lines into a shared buffer (repointing each record at its copy) and have
-   * them parsed. `parsed` resolves with one result per record, or undefined if the worker failed.
+   * Have the records' lines parsed. Lines not in shared memory yet are copied into a shared buffer
+   * and each such record is repointed at its copy. `parsed` resolves with one result per record, or undefined if the worker failed.
    * Call `release` once the step is over: nothing may hold a record's line after that (the same
    * rule as for a source's read buffer), and the shared buffer is reused.
    */
   parse(records: RawRecord[]): { parsed: Promise<Preparsed[] | undefined>; release: () => void } {
-    let bytes = 0;
-    for (const r of records) bytes += r.line.length;
-    const buffer = this.take(bytes);
-    const bytesView = new Uint8Array(buffer);
-    const bounds = new Int32Array(records.length * 2);
+    // Lines already in shared memory (a source that reads into fresh shared chunks and never reuses
+    // them, like the replay of a file) are sent where they are; the others are copied.
+    let copyBytes = 0;
+    for (const r of records) if (!(r.line.buffer instanceof SharedArrayBuffer)) copyBytes += r.line.length;
+    const copy = copyBytes > 0 ? this.take(copyBytes) : undefined;
+    const copyView = copy ? new Uint8Array(copy) : undefined;
+    const buffers: SharedArrayBuffer[] = copy ? [copy] : [];
+    const bounds = new Int32Array(records.length * 3);
     let at = 0;
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as RawRecord;
-      const start = at;
+      const line = record.line;
+      if (line.buffer instanceof SharedArrayBuffer) {
+        let b = buffers.lastIndexOf(line.buffer);
+        if (b < 0) b = buffers.push(line.buffer) - 1;
+        bounds[3 * i] = b;
+        bounds[3 * i + 1] = line.byteOffset;
+        bounds[3 * i + 2] = line.byteOffset + line.length;
+        continue;
+      }
       // TypedArray#set is a plain memory copy; Buffer#copy pays for argument checks per line.
-      bytesView.set(record.line, at);
-      at += record.line.length;
-      bounds[2 * i] = start;
-      bounds[2 * i + 1] = at;
-      record.line = Buffer.from(buffer, start, at - start);
+      (copyView as Uint8Array).set(line, at);
+      bounds[3 * i] = 0;
+      bounds[3 * i + 1] = at;
+      bounds[3 * i + 2] = at + line.length;
+      record.line = Buffer.from(copy as SharedArrayBuffer, at, line.length);
+      at += line.length;
     }
     const release = (): void => {
-      if (this.free.length < MAX_FREE_BUFFERS) this.free.push(buffer);
+      if (copy && this.free.length < MAX_FREE_BUFFERS) this.free.push(copy);
     };
     if (!this.available) return { parsed: Promise.resolve(undefined), release };
     const seq = this.nextSeq++;
     const parsed = new Promise<Preparsed[] | undefined>((resolve) => {
       this.waiting.set(seq, resolve);
-      const request: ParseRequest = { seq, buffer, bounds };
+      const request: ParseRequest = { seq, buffers, bounds };
       this.worker.postMessage(request, [bounds.buffer]);
     });
     return { parsed, release };

@@ -8,8 +8,8 @@ import { WireEncoder } from './parse-wire.js';
  */
 export interface ParseRequest {
   seq: number;
-  buffer: SharedArrayBuffer;
-  /** Start and end offset of each line in `buffer`. */
+  buffers: SharedArrayBuffer[];
+  /** For each line: the index of its buffer in `buffers`, its start and its end offset. */
   bounds: Int32Array;
 }
 
@@ -17,9 +17,17 @@ const port = parentPort;
 if (!port) throw new Error('parse-worker.js runs as a worker thread');
 const encoder = new WireEncoder();
 port.on('message', (request: ParseRequest) => {
-  const { seq, buffer, bounds } = request;
+  const { seq, buffers, bounds } = request;
   const lines: Buffer[] = [];
-  for (let i = 0; i < bounds.length; i += 2)
-    lines.push(Buffer.from(buffer, bounds[i] as number, (bounds[i + 1] as number) - (bounds[i] as number)));
+  for (let i = 0; i < bounds.length; i += 3) {
+    const start = bounds[i + 1] as number;
+    lines.push(
+      Buffer.from(
+        buffers[bounds[i] as number] as SharedArrayBuffer,
+        start,
+        (bounds[i + 2] as number) - start,
+      ),
+    );
+  }
   port.postMessage({ seq, batch: encoder.encode(lines) });
 });

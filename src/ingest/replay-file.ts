@@ -93,7 +93,7 @@ export class ReplayFileSource implements Source {
         this.done.resolve();
         throw new Error(`cannot read ${this.path}: ${describeError(err)}`);
       }
-      input = fh.createReadStream({ highWaterMark: chunkBytes });
+      input = sharedChunks(fh, chunkBytes);
       owned = true;
     }
     this.reading = true;
@@ -212,4 +212,28 @@ function progress(
   done: boolean,
 ): ReplayProgress {
   return totalBytes === undefined ? { bytesRead, records, done } : { bytesRead, totalBytes, records, done };
+}
+
+/**
+ * The file as a stream of chunks in fresh shared memory, never reused: lines cut from them can be
+ * handed to the parse worker as they are, without a copy (see ParseAhead). Closes the file when
+ * the stream ends or is destroyed.
+ */
+function sharedChunks(fh: FileHandle, chunkBytes: number): Readable {
+  return new Readable({
+    highWaterMark: chunkBytes,
+    read() {
+      const chunk = Buffer.from(new SharedArrayBuffer(chunkBytes));
+      fh.read(chunk, 0, chunkBytes, null).then(
+        ({ bytesRead }) => this.push(bytesRead > 0 ? chunk.subarray(0, bytesRead) : null),
+        (err: unknown) => this.destroy(err as Error),
+      );
+    },
+    destroy(err, callback) {
+      fh.close().then(
+        () => callback(err),
+        (closeErr: unknown) => callback(err ?? (closeErr as Error)),
+      );
+    },
+  });
 }

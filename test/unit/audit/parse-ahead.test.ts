@@ -110,6 +110,31 @@ describe('parse worker', () => {
     }
   });
 
+  it('sends lines already in shared memory as they are, and copies the others', async () => {
+    const ahead = ParseAhead.start(silentLogger(), WORKER);
+    if (!ahead) throw new Error('worker script missing: run npm run build');
+    try {
+      const sample = lines.slice(500, 700);
+      const shared = Buffer.from(new SharedArrayBuffer(sample.reduce((n, l) => n + l.length, 0)));
+      let at = 0;
+      const batch: RawRecord[] = sample.map((line, i) => {
+        if (i % 2) return { line: Buffer.from(line), origin: `test:${i}` };
+        line.copy(shared, at);
+        at += line.length;
+        return { line: shared.subarray(at - line.length, at), origin: `test:${i}` };
+      });
+      const before = batch.map((r) => r.line);
+      const { parsed, release } = ahead.parse(batch);
+      const results = await parsed;
+      release();
+      expect(results).toEqual(sample.map(inThread));
+      expect(batch.filter((r, i) => r.line === before[i]).length).toBe(100);
+      expect(batch.every((r) => r.line.buffer instanceof SharedArrayBuffer)).toBe(true);
+    } finally {
+      await ahead.close();
+    }
+  });
+
   it('answers undefined once the worker dies, so the pipeline parses for itself', async () => {
     const script = join(dir, 'dying-worker.mjs');
     writeFileSync(
