@@ -474,15 +474,18 @@ export class Outbox {
     this.notifyHook(result, item.n, now);
     const n = item.n;
     if (result.status === 'delivered') {
+      // The `done` record is on disk before the alert's next notification may go out (the item stays
+      // in flight until then): a crash can resend only the last notification sent, never an earlier
+      // one after a later one (a trigger after its resolve would open a second incident).
+      await this.write([line({ t: 'done', k: n.key, at: now })]).catch((err) =>
+        this.logWriteError(err, `delivery of ${n.key} (it may be sent again after a restart)`),
+      );
       this.removeItem(item);
       this.remember(n.key, { at: now, dead: false });
       this.counters.delivered++;
       this.log.debug(
         { alertId: n.transition.alert.id, receiver: n.receiver, key: n.key, attempts: item.attempts },
         'notification delivered',
-      );
-      await this.write([line({ t: 'done', k: n.key, at: now })]).catch((err) =>
-        this.logWriteError(err, `delivery of ${n.key} (it may be sent again after a restart)`),
       );
       return;
     }
