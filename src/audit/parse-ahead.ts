@@ -11,9 +11,10 @@ const MAX_FREE_BUFFERS = 4;
 
 /**
  * Parses batches of audit lines on a worker thread while the pipeline thread runs detectors on the
- * batch before: the pipeline's results are the same, it just does not wait for JSON.parse. A batch
- * is handed over by copying its lines into one shared buffer; the records are pointed at that copy,
- * so they stay valid after the source reuses its read buffer.
+ * batch before: the pipeline's results are the same, it just does not wait for JSON.parse. Lines
+ * already in shared memory are handed over where they are; others are copied into a pooled shared
+ * buffer and their records repointed at the copy, so they stay valid after the source reuses its
+ * read buffer.
  *
  * If the worker cannot start or dies, every batch it has not answered resolves to `undefined` and
  * the pipeline parses it itself: a broken worker costs speed, never events.
@@ -71,14 +72,13 @@ export class ParseAhead {
   }
 
   /**
-   * Have the records' lines parsed. Lines not in shared memory yet are copied into a shared buffer
-   * and each such record is repointed at its copy. `parsed` resolves with one result per record, or undefined if the worker failed.
-   * Call `release` once the step is over: nothing may hold a record's line after that (the same
-   * rule as for a source's read buffer), and the shared buffer is reused.
+   * Have the records' lines parsed. `parsed` resolves with one result per record, or undefined if
+   * the worker failed. Call `release` once the step is over: nothing may hold a copied line after
+   * that (the same rule as for a source's read buffer), and the copy buffer is reused.
    */
   parse(records: RawRecord[]): { parsed: Promise<Preparsed[] | undefined>; release: () => void } {
     // Lines already in shared memory (a source that reads into fresh shared chunks and never reuses
-    // them, like the replay of a file) are sent where they are; the others are copied.
+    // them, like the replay of a file) are sent where they are; the others are copied and repointed.
     let copyBytes = 0;
     for (const r of records) if (!(r.line.buffer instanceof SharedArrayBuffer)) copyBytes += r.line.length;
     const copy = copyBytes > 0 ? this.take(copyBytes) : undefined;
