@@ -14,6 +14,7 @@ import {
   readTransitions,
   startDaemon,
   waitFor,
+  waitForStart,
   writeConfig,
 } from '../support/daemon-process.js';
 import { FakePagerDuty } from '../support/fake-pagerduty.js';
@@ -26,6 +27,40 @@ afterEach(killAll);
  * directory that cannot be written. The reference for "nothing lost, nothing twice" is `vigil
  * replay` of the same log with the same configuration.
  */
+/**
+ * For a failed paging check: every PagerDuty call and every alert transition of the fingerprints
+ * paged a different number of times than they were opened, in order, so a failure in CI explains itself.
+ */
+function pagingStory(alertLog: string, pd: FakePagerDuty, expected: string[]): string {
+  const count = (keys: string[]) =>
+    keys.reduce((m, k) => m.set(k, (m.get(k) ?? 0) + 1), new Map<string, number>());
+  const want = count(expected);
+  const got = count(pd.incidents.map((i) => i.dedupKey));
+  const odd = [...new Set([...want.keys(), ...got.keys()])].filter((k) => want.get(k) !== got.get(k));
+  const transitions = readTransitions(alertLog);
+  return odd
+    .map((fp) => {
+      const calls = pd.calls
+        .filter((call) => call.body?.dedup_key === fp)
+        .map(
+          (call) =>
+            `  pd ${call.status} ${String(call.body?.event_action)} ${String(call.body?.payload?.['timestamp'] ?? '')}`,
+        );
+      const alerts = transitions
+        .filter((t) => t.alert.fingerprint === fp)
+        .map(
+          (t) =>
+            `  alert ${t.alert.id}#${t.alert.seq} ${t.action} at ${t.at}` +
+            `${t.alert.inhibitedBy ? ` inhibited by ${t.alert.inhibitedBy}` : ''}` +
+            `${t.alert.silencedBy ? ` silenced by ${t.alert.silencedBy}` : ''}`,
+        );
+      return [`${fp}: opened ${want.get(fp) ?? 0}, incidents ${got.get(fp) ?? 0}`, ...alerts, ...calls].join(
+        '\n',
+      );
+    })
+    .join('\n');
+}
+
 describe('robustness of the daemon', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-robust-'));
   const log = join(dir, 'audit.jsonl');
@@ -93,7 +128,7 @@ describe('robustness of the daemon', () => {
       const env = { VIGIL_PAGERDUTY_ROUTING_KEY: 'R0UTINGKEY0FTHECRASHTEST000000' };
       for (let trial = 0; trial < 10; trial++) {
         const d = startDaemon(c.file, env);
-        await waitFor('start', () => d.output().includes('vigil is running'));
+        await waitForStart(d);
         // Somewhere between 0.2 and 2.5 s into processing: before, between or during checkpoints.
         await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 2300)));
         d.child.kill('SIGKILL');
@@ -135,7 +170,7 @@ describe('robustness of the daemon', () => {
         () => undefined,
       );
       const incidentKeys = pd.incidents.map((i) => i.dedupKey);
-      expect(incidentKeys.sort()).toEqual(fingerprints.sort());
+      expect(incidentKeys.sort(), pagingStory(c.alerts, pd, fingerprints)).toEqual(fingerprints.sort());
     } finally {
       await pd.close();
     }
@@ -161,7 +196,7 @@ describe('robustness of the daemon', () => {
       // Slack answers 503 to everything for now.
       slack.failNext(1_000_000, { kind: 'http', status: 503 });
       const d = startDaemon(c.file, { VIGIL_SLACK_TOKEN: slack.token });
-      await waitFor('start', () => d.output().includes('vigil is running'));
+      await waitForStart(d);
       const stateDir = join(c.dir, 'state');
       await waitFor('a first checkpoint', () => readdirSync(stateDir).includes('checkpoint.v8'));
       execFileSync('chattr', ['+i', stateDir]);

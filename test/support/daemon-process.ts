@@ -42,6 +42,26 @@ export function writeConfig(path: string, config: Record<string, unknown>): stri
   return path;
 }
 
+/**
+ * Wait until the daemon says it is running; if it does not, the error carries its exit status and the
+ * end of its output, so a start that failed after a crash explains itself.
+ */
+export async function waitForStart(d: DaemonProcess, timeoutMs = 60_000): Promise<void> {
+  try {
+    await waitFor(
+      'the daemon to start',
+      () => d.output().includes('vigil is running') || d.child.exitCode !== null,
+      timeoutMs,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; its output ends:\n${d.output().slice(-4000)}`);
+  }
+  if (!d.output().includes('vigil is running'))
+    throw new Error(
+      `the daemon exited (${d.child.exitCode}) before it started; its output ends:\n${d.output().slice(-4000)}`,
+    );
+}
+
 export async function waitFor<T>(
   what: string,
   fn: () => T | undefined | false | Promise<T | undefined | false>,
