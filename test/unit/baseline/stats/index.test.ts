@@ -27,6 +27,7 @@ describe('baseline/stats index', () => {
       'compileCidrs',
       'inCidrs',
       'Cusum',
+      'HeldMax',
       'lgamma',
       'logIncGamma',
     ]) {
