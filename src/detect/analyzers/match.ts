@@ -27,6 +27,14 @@ const params = z.strictObject({
   /** How long earlier hits are remembered for `routine_after`. */
   routine_memory: duration.default(90 * 86_400_000),
   /**
+   * Operations that are context, not hits: the detector's match lets them through so that they count
+   * toward `routine_after` (at most once per day per routine), and they never signal. For policy
+   * changes, `[read, list]`: a team that looks after the ACL policies every week has made them its
+   * work even before Vigil saw it change one, so its first change is not an alert. A day, not an event,
+   * is the unit, so no burst of reads can make itself routine within minutes.
+   */
+  routine_context: z.array(z.string()).default([]),
+  /**
    * For policy paths: a change to a policy the writer's own token holds (the last path segment is one
    * of its policies) applies to the writer at once — self-granted access. Such a hit is never routine
    * and is raised to `self_grant_severity`.
@@ -38,7 +46,12 @@ const params = z.strictObject({
 interface Routine {
   hits: number;
   lastAt: number;
+  /** Days with context events (`routine_context`), and the last of them (UTC days since the epoch). */
+  contextDays?: number;
+  contextDay?: number;
 }
+
+const DAY_MS = 86_400_000;
 
 /** The policy set an identity acts with, as a role name ("default" is everyone's, so it is left out). */
 function roleOf(event: AccessEvent): string | undefined {
@@ -58,17 +71,33 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
   params,
   create(detector, p) {
     const routine = new GroupTable<Routine>(p.routine_memory);
+    const context = new Set(p.routine_context);
     return {
       onEvent(event, groupKey, emit) {
+        if (context.has(event.operation)) {
+          if (p.routine_after === null) return;
+          const key = (p.routine_scope === 'role' ? roleOf(event) : undefined) ?? groupKey;
+          const r = routine.get(key) ?? { hits: 0, lastAt: event.time };
+          const day = Math.floor(event.time / DAY_MS);
+          if (r.contextDay !== day) {
+            r.contextDay = day;
+            r.contextDays = (r.contextDays ?? 0) + 1;
+          }
+          r.lastAt = Math.max(r.lastAt, event.time);
+          routine.set(key, r);
+          return;
+        }
         const selfGranted = p.self_grant ? ownPolicyWritten(event) : undefined;
         let weak = false;
         let hits = 0;
+        let days = 0;
         const role = p.routine_scope === 'role' ? roleOf(event) : undefined;
         if (p.routine_after !== null) {
           const key = role ?? groupKey;
           const r = routine.get(key) ?? { hits: 0, lastAt: event.time };
           hits = r.hits;
-          weak = r.hits >= p.routine_after && selfGranted === undefined;
+          days = r.contextDays ?? 0;
+          weak = r.hits + days >= p.routine_after && selfGranted === undefined;
           r.hits++;
           r.lastAt = event.time;
           routine.set(key, r);
@@ -84,10 +113,13 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
           what,
           evidence: {
             observed: `${event.operation} ${event.path}`,
-            expected: weak ? `routine for ${routineFor} (${hits} earlier)` : 'never without a change ticket',
+            expected: weak
+              ? `routine for ${routineFor} (${hits} earlier${days > 0 ? `, and ${days} days of ${p.routine_context.join('/')} work` : ''})`
+              : 'never without a change ticket',
             window: 'single event',
             outcome: event.outcome,
             ...(p.routine_after !== null ? { earlierHits: hits } : {}),
+            ...(days > 0 ? { contextDays: days } : {}),
             ...(selfGranted !== undefined ? { selfGranted: true, ownPolicy: selfGranted } : {}),
           },
         });
