@@ -11,7 +11,6 @@ export * from './hll.js';
 export * from './novelty.js';
 export * from './network.js';
 export * from './cusum.js';
-export * from './held-max.js';
 export {
   lgamma,
   logBeta,

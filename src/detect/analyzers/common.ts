@@ -35,18 +35,12 @@ export class GroupTable<S extends { lastAt: number }> {
     return this.map.size;
   }
 
-  /**
-   * Forget groups idle for longer than the retention (called from ticks); `tidy` lets the others drop
-   * what has gone out of their windows, so a quiet identity keeps only its baseline.
-   */
-  sweep(now: number, tidy?: (state: S, now: number) => void): void {
+  /** Forget groups idle for longer than the retention (called from ticks). */
+  sweep(now: number): void {
     if (now - this.lastSweep < this.sweepEveryMs) return;
     this.lastSweep = now;
     const limit = now - this.idleMs;
-    for (const [key, s] of this.map) {
-      if (s.lastAt < limit) this.map.delete(key);
-      else tidy?.(s, now);
-    }
+    for (const [key, s] of this.map) if (s.lastAt < limit) this.map.delete(key);
   }
 
   snapshot<J>(encode: (s: S) => J): { sweep: number; groups: [string, J][] } {

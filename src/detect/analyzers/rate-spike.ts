@@ -1,13 +1,7 @@
 import { z } from 'zod';
 import type { AccessEvent } from '../../audit/event.js';
-import { HeldMax, type HeldMaxSnapshot } from '../../baseline/stats/held-max.js';
 import { SeasonalRate, type SeasonalOptions, type SeasonalSnapshot } from '../../baseline/stats/seasonal.js';
-import {
-  SlidingCounter,
-  type SlidingCounterSnapshot,
-  SlidingDistinct,
-  type SlidingDistinctSnapshot,
-} from '../../baseline/stats/sliding.js';
+import { SlidingCounter, type SlidingCounterSnapshot } from '../../baseline/stats/sliding.js';
 import { negBinomialUpperTailLog10 } from '../../baseline/stats/tails.js';
 import { duration, formatDuration } from '../../util/duration.js';
 import { ZoneClock } from '../../util/timezone.js';
@@ -17,8 +11,6 @@ import {
   type Episode,
   buildSignal,
   describeExpected,
-  FIELDS,
-  fieldValue,
   GroupTable,
   scoringParams,
   strengthOf,
@@ -57,23 +49,6 @@ const params = z.strictObject({
   learn_half_life: duration.default(7 * 86_400_000),
   /** What is being counted, for the summary ("secret reads", "requests"). */
   noun: z.string().default('requests'),
-  /**
-   * Tell more copies of the usual work from new work. A spike whose distinct values of `field` (the
-   * secrets read) are no more than the group's most in any window of the last two to four weeks, and
-   * whose count is at most `max_copies` times its busiest window, re-reads what it always reads:
-   * concurrent runs of the same job, not harvesting. It becomes a weak signal (identity risk), not an
-   * alert. Harvesting widens the set of values, so it still alerts.
-   */
-  repeats: z
-    .strictObject({
-      field: z.enum(FIELDS).default('path'),
-      depth: z.number().int().min(1).default(3),
-      max_copies: z.number().min(1).default(10),
-      /** The most distinct values in a window is held for one to two of these. */
-      memory: duration.default(14 * 86_400_000),
-    })
-    .nullable()
-    .default(null),
 });
 type Params = z.infer<typeof params>;
 
@@ -85,11 +60,6 @@ interface Group extends Episode {
   /** Busiest closed window (decayed) and when it was last updated. */
   peak: number;
   peakAt: number;
-  /** `repeats`: distinct values in the sliding window, the most of them at any event of the current
-   * fixed window, and the most of any closed window lately. */
-  distinct?: SlidingDistinct;
-  windowDistinct?: number;
-  heldDistinct?: HeldMax;
 }
 
 interface GroupJson {
@@ -103,9 +73,6 @@ interface GroupJson {
   b: number;
   pk: number;
   pa: number;
-  d?: SlidingDistinctSnapshot;
-  dw?: number;
-  dh?: HeldMaxSnapshot;
 }
 
 /**
@@ -121,8 +88,6 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
   create(detector, p, env) {
     const seasonal = seasonalOptions(p.window, p.learn_half_life, env);
     const table = new GroupTable<Group>(p.retention);
-    const repeats = p.repeats;
-    const sliding = { windowMs: p.window, buckets: p.buckets, exactCap: 1024 };
     const fresh = (at: number): Group => ({
       counter: new SlidingCounter({ windowMs: p.window, buckets: p.buckets }),
       rate: new SeasonalRate(seasonal),
@@ -134,13 +99,6 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
       burstStart: 0,
       peak: 0,
       peakAt: at,
-      ...(repeats
-        ? {
-            distinct: new SlidingDistinct(sliding),
-            windowDistinct: 0,
-            heldDistinct: new HeldMax(repeats.memory),
-          }
-        : {}),
     });
     const winsorCap = (g: Group, start: number): number => {
       const e = g.rate.expected(start);
@@ -169,19 +127,8 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
               grp.peak = Math.max(count, decayed);
               grp.peakAt = start;
             }
-            if (grp.windowDistinct) {
-              grp.heldDistinct?.observe(grp.windowDistinct, start);
-              grp.windowDistinct = 0;
-            }
           });
         grp.counter.add(t);
-        let distinct = 0;
-        if (repeats && grp.distinct) {
-          const value = fieldValue(event, repeats.field, repeats.depth);
-          if (value !== undefined) grp.distinct.add(value, t);
-          distinct = grp.distinct.count(t);
-          if (distinct > (grp.windowDistinct ?? 0)) grp.windowDistinct = distinct;
-        }
         grp.lastAt = t;
         const observed = grp.counter.count(t);
         if (observed < p.min_count) {
@@ -206,16 +153,6 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
           score = -negBinomialUpperTailLog10(observed, p.min_expected, 1e4);
           strength = strengthOf(score, p);
         }
-        // More copies of the usual work (see `repeats`): at most a weak signal.
-        const heldDistinct = grp.heldDistinct?.value(t) ?? 0;
-        const copies =
-          warm &&
-          repeats !== null &&
-          strength !== 'none' &&
-          heldDistinct > 0 &&
-          distinct <= heldDistinct &&
-          observed <= repeats.max_copies * peak;
-        if (copies && strength === 'alert') strength = 'weak';
         const guard = p.guardrail !== null && observed >= p.guardrail;
         if (guard && strength !== 'alert') {
           strength = 'alert';
@@ -228,10 +165,7 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
         const usual = warm ? describeExpected(exp.mean, exp.dispersion) : 'unknown (still learning)';
         const w = windowText(p.window);
         const why = warm
-          ? `this identity usually makes ${usual} at this hour, and ${Math.round(peak)} in its busiest ${w} lately` +
-            (copies
-              ? `, but it re-read ${distinct} distinct ${repeats?.field === 'path' ? 'paths' : 'values'}, no more than its busiest ${w} did: more copies of its usual work`
-              : '')
+          ? `this identity usually makes ${usual} at this hour, and ${Math.round(peak)} in its busiest ${w} lately`
           : newActivity
             ? `it had not done this before in ${formatDuration(t - (identitySince ?? t))} of history`
             : `the absolute limit is ${p.guardrail ?? '?'} and its baseline is still being learned`;
@@ -252,8 +186,6 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
               seasonalFactor: Math.round(exp.factor * 100) / 100,
               baselineWindows: Math.round(exp.weight),
               busiestWindow: Math.round(peak),
-              ...(repeats ? { distinct, busiestDistinct: heldDistinct } : {}),
-              ...(copies ? { repeatsUsualWork: true } : {}),
               warm,
               ...(newActivity ? { newActivity: true } : {}),
               ...(guard ? { guardrail: p.guardrail } : {}),
@@ -262,7 +194,7 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
         );
       },
       onTick(now) {
-        table.sweep(now, repeats ? (g, at) => g.distinct?.prune(at) : undefined);
+        table.sweep(now);
       },
       size: () => table.size,
       snapshot: () =>
@@ -277,8 +209,6 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
           b: g.burstStart,
           pk: g.peak,
           pa: g.peakAt,
-          ...(g.distinct ? { d: g.distinct.toJSON(), dw: g.windowDistinct ?? 0 } : {}),
-          ...(g.heldDistinct ? { dh: g.heldDistinct.toJSON() } : {}),
         })),
       restore(state) {
         table.restore(state as { sweep: number; groups: [string, GroupJson][] }, (j) => ({
@@ -292,13 +222,6 @@ export const rateSpikeAnalyzer: Analyzer<Params> = {
           burstStart: j.b,
           peak: j.pk,
           peakAt: j.pa,
-          ...(repeats
-            ? {
-                distinct: j.d ? SlidingDistinct.from(j.d, sliding) : new SlidingDistinct(sliding),
-                windowDistinct: j.dw ?? 0,
-                heldDistinct: j.dh ? HeldMax.from(j.dh, repeats.memory) : new HeldMax(repeats.memory),
-              }
-            : {}),
         }));
       },
     };

@@ -27,7 +27,6 @@ describe('baseline/stats index', () => {
       'compileCidrs',
       'inCidrs',
       'Cusum',
-      'HeldMax',
       'lgamma',
       'logIncGamma',
     ]) {
