@@ -33,7 +33,7 @@ const params = z.strictObject({
    * work even before Vigil saw it change one, so its first change is not an alert. A day, not an event,
    * is the unit, so no burst of reads can make itself routine within minutes.
    */
-  routine_context: z.array(z.string()).default([]),
+  routine_context: z.array(z.enum(['read', 'list', 'scan'])).default([]),
   /**
    * For policy paths: a change to a policy the writer's own token holds (the last path segment is one
    * of its policies) applies to the writer at once — self-granted access. Such a hit is never routine
@@ -44,11 +44,17 @@ const params = z.strictObject({
 });
 
 interface Routine {
+  /** Hits ever (kept for older checkpoints, which hold no times). */
   hits: number;
   lastAt: number;
-  /** Days with context events (`routine_context`), and the last of them (UTC days since the epoch). */
-  contextDays?: number;
-  contextDay?: number;
+  /** Times of the latest hits (at most `routine_after`); those older than `routine_memory` no longer count. */
+  recent?: number[];
+  /**
+   * The latest days (UTC days since the epoch, ascending, at most `routine_after`) with context events
+   * (`routine_context`). Only a later day is added, so events arriving out of order around midnight
+   * cannot count a day twice; days older than `routine_memory` no longer count.
+   */
+  days?: number[];
 }
 
 const DAY_MS = 86_400_000;
@@ -71,7 +77,7 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
   params,
   create(detector, p) {
     const routine = new GroupTable<Routine>(p.routine_memory);
-    const context = new Set(p.routine_context);
+    const context = new Set<string>(p.routine_context);
     return {
       onEvent(event, groupKey, emit) {
         if (context.has(event.operation)) {
@@ -79,9 +85,10 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
           const key = (p.routine_scope === 'role' ? roleOf(event) : undefined) ?? groupKey;
           const r = routine.get(key) ?? { hits: 0, lastAt: event.time };
           const day = Math.floor(event.time / DAY_MS);
-          if (r.contextDay !== day) {
-            r.contextDay = day;
-            r.contextDays = (r.contextDays ?? 0) + 1;
+          const days = (r.days ??= []);
+          if (days.length === 0 || day > (days[days.length - 1] as number)) {
+            days.push(day);
+            if (days.length > p.routine_after) days.shift();
           }
           r.lastAt = Math.max(r.lastAt, event.time);
           routine.set(key, r);
@@ -95,10 +102,14 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
         if (p.routine_after !== null) {
           const key = role ?? groupKey;
           const r = routine.get(key) ?? { hits: 0, lastAt: event.time };
-          hits = r.hits;
-          days = r.contextDays ?? 0;
-          weak = r.hits + days >= p.routine_after && selfGranted === undefined;
+          const recent = (r.recent ??= []);
+          hits = recent.filter((at) => event.time - at <= p.routine_memory).length;
+          const today = Math.floor(event.time / DAY_MS);
+          days = (r.days ?? []).filter((d) => (today - d) * DAY_MS <= p.routine_memory).length;
+          weak = hits + days >= p.routine_after && selfGranted === undefined;
           r.hits++;
+          recent.push(event.time);
+          if (recent.length > p.routine_after) recent.shift();
           r.lastAt = event.time;
           routine.set(key, r);
         }
@@ -138,7 +149,11 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
       size: () => routine.size,
       snapshot: () => (p.routine_after !== null ? routine.snapshot((r) => r) : undefined),
       restore(state) {
-        if (state) routine.restore(state as { sweep: number; groups: [string, Routine][] }, (r) => r);
+        if (!state) return;
+        const after = p.routine_after ?? 0;
+        routine.restore(state as { sweep: number; groups: [string, Routine][] }, (r) =>
+          r.recent ? r : { ...r, recent: new Array<number>(Math.min(r.hits, after)).fill(r.lastAt) },
+        );
       },
     };
   },
