@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -9,12 +9,22 @@ import { join } from 'node:path';
  * "No longer runs" is judged by more than the pid: after a crash or a reboot the pid in the file may
  * belong to another process by now (pids are reused, and low ones early after every boot), and a
  * daemon that took that for a live owner would refuse to start until someone deleted the file. So the
- * lock also records the boot and the owner's start time (Linux /proc), and an owner counts as alive
- * only if all three still match. Where /proc is missing, the pid alone decides, as before.
+ * lock also records the boot and the owner's start time (Linux /proc), and an owner whose recorded
+ * boot or start time differs from what runs under its pid now is gone. What was not recorded (no
+ * /proc) is not compared: the pid alone decides, as before.
+ *
+ * Taking the lock is atomic: the record is written to a file of its own and hard-linked into place,
+ * so no one ever reads a half-written lock; a stale lock is moved aside and checked to be the one
+ * judged stale before it is removed, so two daemons starting at once cannot both take it.
+ *
+ * Not covered: two containers sharing one state volume, each in its own pid namespace, cannot see
+ * each other's processes. Give each instance its own state directory.
  */
 export class StateLock {
   readonly path: string;
   private held = false;
+  /** The record this process wrote. */
+  private record = '';
 
   constructor(
     dir: string,
@@ -25,35 +35,79 @@ export class StateLock {
   }
 
   acquire(): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(this.path, 'wx', 0o600);
-        writeSync(fd, `${formatOwner(this.self())}\n`);
-        closeSync(fd);
-        this.held = true;
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const owner = this.owner();
+    this.record = `${formatOwner(this.self())}\n`;
+    const mine = `${this.path}.${process.pid}`;
+    writeFileSync(mine, this.record, { mode: 0o600 });
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          linkSync(mine, this.path);
+          this.held = true;
+          return;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        const text = this.read(this.path);
+        if (text === undefined) continue; // removed meanwhile: try again
+        const owner = parseOwner(text);
         if (owner !== undefined && owner.pid !== process.pid && this.running(owner)) {
           throw new Error(
             `state directory is in use by process ${owner.pid} (${this.path}); give each instance its own state.dir`,
           );
         }
-        unlinkSync(this.path);
+        this.removeStale(text);
+      }
+      throw new Error(`could not take the state lock ${this.path}`);
+    } finally {
+      try {
+        unlinkSync(mine);
+      } catch {
+        // Already gone.
       }
     }
-    throw new Error(`could not take the state lock ${this.path}`);
   }
 
   release(): void {
     if (!this.held) return;
     try {
-      if (this.owner()?.pid === process.pid) unlinkSync(this.path);
+      // Only the record this process wrote: a lock another daemon has taken since stays.
+      if (this.read(this.path) === this.record) unlinkSync(this.path);
     } catch {
       // Already gone.
     }
     this.held = false;
+  }
+
+  /**
+   * Move the stale lock aside, and remove it only if it is still the one judged stale; if another
+   * starter replaced it meanwhile, put that one back (the next link attempt then finds it live).
+   */
+  private removeStale(judged: string): void {
+    const aside = `${this.path}.stale.${process.pid}`;
+    try {
+      renameSync(this.path, aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    if (this.read(aside) === judged) {
+      unlinkSync(aside);
+      return;
+    }
+    try {
+      linkSync(aside, this.path);
+    } catch {
+      // Someone holds the lock again; theirs stands, and the next attempt finds it.
+    }
+    unlinkSync(aside);
+  }
+
+  private read(path: string): string | undefined {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
   }
 
   private self(): LockOwner {
@@ -70,14 +124,6 @@ export class StateLock {
     const started = this.host.startTime(owner.pid);
     if (owner.started && started && owner.started !== started) return false;
     return true;
-  }
-
-  private owner(): LockOwner | undefined {
-    try {
-      return parseOwner(readFileSync(this.path, 'utf8'));
-    } catch {
-      return undefined;
-    }
   }
 }
 
