@@ -23,11 +23,6 @@ import { FakeSlack } from '../support/fake-slack.js';
 afterEach(killAll);
 
 /**
- * Faults a daemon must survive: kill -9 at random points, receivers down for a while, a state
- * directory that cannot be written. The reference for "nothing lost, nothing twice" is `vigil
- * replay` of the same log with the same configuration.
- */
-/**
  * For a failed paging check: every PagerDuty call and every alert transition of the fingerprints
  * paged a different number of times than they were opened, in order, so a failure in CI explains itself.
  */
@@ -61,6 +56,11 @@ function pagingStory(alertLog: string, pd: FakePagerDuty, expected: string[]): s
     .join('\n');
 }
 
+/**
+ * Faults a daemon must survive: kill -9 at random points, receivers down for a while, a state
+ * directory that cannot be written. The reference for "nothing lost, nothing twice" is `vigil
+ * replay` of the same log with the same configuration.
+ */
 describe('robustness of the daemon', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-robust-'));
   const log = join(dir, 'audit.jsonl');

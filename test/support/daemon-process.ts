@@ -50,7 +50,8 @@ export async function waitForStart(d: DaemonProcess, timeoutMs = 60_000): Promis
   try {
     await waitFor(
       'the daemon to start',
-      () => d.output().includes('vigil is running') || d.child.exitCode !== null,
+      () =>
+        d.output().includes('vigil is running') || d.child.exitCode !== null || d.child.signalCode !== null,
       timeoutMs,
     );
   } catch (err) {
@@ -58,7 +59,7 @@ export async function waitForStart(d: DaemonProcess, timeoutMs = 60_000): Promis
   }
   if (!d.output().includes('vigil is running'))
     throw new Error(
-      `the daemon exited (${d.child.exitCode}) before it started; its output ends:\n${d.output().slice(-4000)}`,
+      `the daemon exited (${d.child.exitCode ?? d.child.signalCode}) before it started; its output ends:\n${d.output().slice(-4000)}`,
     );
 }
 

@@ -167,7 +167,8 @@ describe('Outbox durability', () => {
     o.register(r);
     o.start();
     await o.enqueue([notify(alertA, 'opened', { receiver: 'r' })]);
-    await waitFor(() => r.delivered.length === 1, 'first delivered');
+    // Its `done` record lands a little after the receiver reports the delivery: wait for the outbox.
+    await waitFor(() => o.stats().delivered === 1, 'first delivered');
 
     // The directory disappears and a file takes its place: nothing can be written there now.
     rmSync(stateDir, { recursive: true, force: true });
