@@ -47,10 +47,10 @@ interface Routine {
   /** Hits ever (kept for older checkpoints, which hold no times). */
   hits: number;
   lastAt: number;
-  /** Times of the latest hits (at most `routine_after`); those older than `routine_memory` no longer count. */
+  /** Times of the latest hits (at most KEPT); those older than `routine_memory` no longer count. */
   recent?: number[];
   /**
-   * The latest days (UTC days since the epoch, ascending, at most `routine_after`) with context events
+   * The latest days (UTC days since the epoch, ascending, at most KEPT) with context events
    * (`routine_context`). Only a later day is added, so events arriving out of order around midnight
    * cannot count a day twice; days older than `routine_memory` no longer count.
    */
@@ -58,6 +58,8 @@ interface Routine {
 }
 
 const DAY_MS = 86_400_000;
+/** Hit times and context days kept per routine: enough to say how many there were, bounded. */
+const KEPT = 64;
 
 /** The policy set an identity acts with, as a role name ("default" is everyone's, so it is left out). */
 function roleOf(event: AccessEvent): string | undefined {
@@ -88,7 +90,7 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
           const days = (r.days ??= []);
           if (days.length === 0 || day > (days[days.length - 1] as number)) {
             days.push(day);
-            if (days.length > p.routine_after) days.shift();
+            if (days.length > KEPT) days.shift();
           }
           r.lastAt = Math.max(r.lastAt, event.time);
           routine.set(key, r);
@@ -109,7 +111,7 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
           weak = hits + days >= p.routine_after && selfGranted === undefined;
           r.hits++;
           recent.push(event.time);
-          if (recent.length > p.routine_after) recent.shift();
+          if (recent.length > KEPT) recent.shift();
           r.lastAt = event.time;
           routine.set(key, r);
         }
@@ -150,9 +152,8 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
       snapshot: () => (p.routine_after !== null ? routine.snapshot((r) => r) : undefined),
       restore(state) {
         if (!state) return;
-        const after = p.routine_after ?? 0;
         routine.restore(state as { sweep: number; groups: [string, Routine][] }, (r) =>
-          r.recent ? r : { ...r, recent: new Array<number>(Math.min(r.hits, after)).fill(r.lastAt) },
+          r.recent ? r : { ...r, recent: new Array<number>(Math.min(r.hits, KEPT)).fill(r.lastAt) },
         );
       },
     };
