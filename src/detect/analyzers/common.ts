@@ -35,12 +35,18 @@ export class GroupTable<S extends { lastAt: number }> {
     return this.map.size;
   }
 
-  /** Forget groups idle for longer than the retention (called from ticks). */
-  sweep(now: number): void {
+  /**
+   * Forget groups idle for longer than the retention (called from ticks); `tidy` lets the others drop
+   * what has aged out of them, so a quiet identity keeps only what is still remembered.
+   */
+  sweep(now: number, tidy?: (state: S, now: number) => void): void {
     if (now - this.lastSweep < this.sweepEveryMs) return;
     this.lastSweep = now;
     const limit = now - this.idleMs;
-    for (const [key, s] of this.map) if (s.lastAt < limit) this.map.delete(key);
+    for (const [key, s] of this.map) {
+      if (s.lastAt < limit) this.map.delete(key);
+      else tidy?.(s, now);
+    }
   }
 
   snapshot<J>(encode: (s: S) => J): { sweep: number; groups: [string, J][] } {

@@ -6,6 +6,7 @@ import { flatlineAnalyzer } from './flatline.js';
 import { matchAnalyzer } from './match.js';
 import { noveltyRateAnalyzer } from './novelty-rate.js';
 import { offHoursAnalyzer } from './off-hours.js';
+import { parallelUseAnalyzer } from './parallel-use.js';
 import { rateSpikeAnalyzer } from './rate-spike.js';
 import { riskAnalyzer } from './risk.js';
 import { rotationAnalyzer } from './rotation.js';
@@ -22,6 +23,7 @@ const ANALYZERS = [
   firstSeenAnalyzer,
   noveltyRateAnalyzer,
   offHoursAnalyzer,
+  parallelUseAnalyzer,
   flatlineAnalyzer,
   rotationAnalyzer,
   riskAnalyzer,
