@@ -17,6 +17,11 @@ const params = z.strictObject({
   warmup: duration.default(86_400_000),
   /** A token unused this long is forgotten (its next use starts a new home). */
   token_idle: duration.default(3_600_000),
+  /**
+   * Tokens followed at most, across identities; the least recently used is forgotten first. CI jobs
+   * and short-lived logins make many tokens an hour; this bounds the memory they take.
+   */
+  token_cap: z.number().int().min(1).default(100_000),
   /** Score of a finding (a rule: two parties hold one token). */
   score: z.number().positive().default(9),
 });
@@ -93,10 +98,14 @@ export const parallelUseAnalyzer: Analyzer<Params> = {
 
         const key = `${groupKey}\u0000${ref}`;
         const u = tokens.get(key);
+        // Re-inserted on every use, so the table's order is least recently used first.
+        tokens.map.delete(key);
         if (!u) {
           tokens.set(key, { home: network, homeLast: t, homeEvents: 1, lastAt: t });
+          if (tokens.size > p.token_cap) tokens.map.delete(tokens.map.keys().next().value as string);
           return;
         }
+        tokens.set(key, u);
         u.lastAt = t;
         if (network === u.home) {
           u.homeLast = t;

@@ -423,3 +423,56 @@ describe('mass reads of secrets never read before', () => {
     );
   });
 });
+
+describe('one token used from two networks', () => {
+  const svc = (token: string) => ({ entity_id: 'svc-9', display_name: 'approle', token_ref: token });
+  const read = (t: number, token: string, address: string) =>
+    eventFromSpec(
+      { operation: 'read', path: 'secret/data/app/db', remote_address: address, identity: svc(token) },
+      t,
+    );
+  /** Two days of a service on 10.20.1.0/24, then its token also used from a public address. */
+  const copied = (interloper?: AccessEvent): AccessEvent[] => {
+    const events: AccessEvent[] = [];
+    for (let h = 0; h < 48; h++) events.push(read(T0 + h * HOUR, 'tok-old', '10.20.1.15'));
+    const at = T0 + 2 * DAY;
+    for (let m = 0; m < 5; m++) events.push(read(at + m * 60_000, 'tok-live', '10.20.1.15'));
+    if (interloper) events.push(interloper);
+    events.push(read(at + 5 * 60_000 + 30_000, 'tok-live', '203.0.113.50'));
+    events.push(read(at + 7 * 60_000, 'tok-live', '10.20.1.15'));
+    return events;
+  };
+
+  it('signals once, with both networks, and the same across a checkpoint at any point', () => {
+    const events = copied();
+    const whole = run(['token-used-from-two-networks'], events).signals;
+    expect(whole).toHaveLength(1);
+    expect(whole[0]?.evidence).toMatchObject({ homeNetwork: '10.20.1.0/24', newNetwork: '203.0.113.0/24' });
+    for (const cut of [10, 49, 50, 53, 54])
+      expect(runAcrossCheckpoint(['token-used-from-two-networks'], events, cut)).toEqual(whole);
+  });
+
+  it('follows at most token_cap tokens, forgetting the least recently used', () => {
+    const [d] = byId(['token-used-from-two-networks']);
+    const capped: Detector = {
+      ...(d as Detector),
+      analyzer: {
+        ...(d as Detector).analyzer,
+        params: { ...((d as Detector).analyzer.params as object), token_cap: 1 },
+      },
+    };
+    // Another token of the identity is used while tok-live works from its network: with room for one
+    // token, tok-live's home is forgotten, so its use from the new network starts a new home.
+    const interloper = read(T0 + 2 * DAY + 5 * 60_000, 'tok-other', '10.20.1.16');
+    const signals: Signal[] = [];
+    const pipeline = new Pipeline({
+      detectors: [capped],
+      env: env(),
+      tickMs: 10_000,
+      observeSignal: (s) => signals.push(s),
+    });
+    for (const e of copied(interloper)) pipeline.processEvent(e, emptyOutput());
+    expect(signals).toHaveLength(0);
+    expect(run(['token-used-from-two-networks'], copied(interloper)).signals).toHaveLength(1);
+  });
+});
