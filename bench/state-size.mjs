@@ -40,6 +40,8 @@ for (let r = 0; r < perIdentity; r++) {
         entity_id: `entity-${i}`,
         display_name: human ? `userpass-user${i}` : 'approle',
         policies: ['default', `team-${i % 50}`],
+        // One live token per identity, as after a login: the per-token detectors hold state too.
+        token_ref: `tok-${i}`,
       },
     };
     pipeline.processEvent(eventFromSpec(spec, t, 0), out);
