@@ -71,7 +71,10 @@ export const parallelUseAnalyzer: Analyzer<Params> = {
       return last !== undefined && t - last <= p.network_memory;
     };
     const remember = (id: IdentityNetworks, network: string, t: number): void => {
+      const added = id.networks[network] === undefined;
       id.networks[network] = t;
+      // Only a new network can exceed the cap: the common case (a known one) costs one store.
+      if (!added) return;
       const names = Object.keys(id.networks);
       if (names.length <= p.network_cap) return;
       let oldest = names[0] as string;
