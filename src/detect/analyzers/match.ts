@@ -80,12 +80,21 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
   create(detector, p) {
     const routine = new GroupTable<Routine>(p.routine_memory);
     const context = new Set<string>(p.routine_context);
+    /** The routine an event adds to: its role's, or its group's. */
+    const routineOf = (event: AccessEvent, groupKey: string, role: string | undefined): Routine => {
+      const key = role ?? groupKey;
+      let r = routine.get(key);
+      if (!r) {
+        r = { hits: 0, lastAt: event.time };
+        routine.set(key, r);
+      }
+      return r;
+    };
     return {
       onEvent(event, groupKey, emit) {
         if (context.has(event.operation)) {
           if (p.routine_after === null) return;
-          const key = (p.routine_scope === 'role' ? roleOf(event) : undefined) ?? groupKey;
-          const r = routine.get(key) ?? { hits: 0, lastAt: event.time };
+          const r = routineOf(event, groupKey, p.routine_scope === 'role' ? roleOf(event) : undefined);
           const day = Math.floor(event.time / DAY_MS);
           const days = (r.days ??= []);
           if (days.length === 0 || day > (days[days.length - 1] as number)) {
@@ -93,7 +102,6 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
             if (days.length > KEPT) days.shift();
           }
           r.lastAt = Math.max(r.lastAt, event.time);
-          routine.set(key, r);
           return;
         }
         const selfGranted = p.self_grant ? ownPolicyWritten(event) : undefined;
@@ -102,8 +110,7 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
         let days = 0;
         const role = p.routine_scope === 'role' ? roleOf(event) : undefined;
         if (p.routine_after !== null) {
-          const key = role ?? groupKey;
-          const r = routine.get(key) ?? { hits: 0, lastAt: event.time };
+          const r = routineOf(event, groupKey, role);
           const recent = (r.recent ??= []);
           hits = recent.filter((at) => event.time - at <= p.routine_memory).length;
           const today = Math.floor(event.time / DAY_MS);
@@ -113,7 +120,6 @@ export const matchAnalyzer: Analyzer<z.infer<typeof params>> = {
           recent.push(event.time);
           if (recent.length > KEPT) recent.shift();
           r.lastAt = event.time;
-          routine.set(key, r);
         }
         const what =
           fillTemplate(p.summary, event) +
