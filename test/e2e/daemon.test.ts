@@ -3,7 +3,14 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, readTransitions as lines, ROOT, startDaemon, waitFor } from '../support/daemon-process.js';
+import {
+  killAll,
+  readTransitions as lines,
+  ROOT,
+  startDaemon,
+  waitFor,
+  waitForStart,
+} from '../support/daemon-process.js';
 import { FakePagerDuty } from '../support/fake-pagerduty.js';
 
 /**
@@ -16,7 +23,7 @@ afterEach(killAll);
 
 function start(configPath: string, env: NodeJS.ProcessEnv = {}) {
   const d = startDaemon(configPath, env);
-  return { child: d.child, log: d.output, exited: d.exited };
+  return { child: d.child, log: d.output, exited: d.exited, started: () => waitForStart(d) };
 }
 
 describe('vigil run', () => {
@@ -35,8 +42,8 @@ describe('vigil run', () => {
         `log: { pretty: never }`,
       ].join('\n'),
     );
-    const { child, log, exited } = start(config);
-    await waitFor('the daemon to listen', () => log().includes('vigil is running'));
+    const { child, log, exited, started } = start(config);
+    await started();
     const rootRead = readFileSync(FIXTURE, 'utf8')
       .split('\n')
       .filter((l) => l.includes('"sys/mounts"'));
@@ -99,7 +106,7 @@ describe('vigil run', () => {
       expect(before.filter((t) => t.action === 'open')).toHaveLength(10);
 
       const second = start(config, env);
-      await waitFor('the restarted daemon', () => second.log().includes('vigil is running'));
+      await second.started();
       // It re-reads the whole file: the 30 completed accesses of the fixture are processed again.
       let metrics = '';
       await waitFor('the file to be processed again', () => {
@@ -147,8 +154,8 @@ describe('vigil run reloads on SIGHUP', () => {
       `log: { pretty: never }`,
     ];
     writeFileSync(config, base.join('\n'));
-    const { child, log, exited } = start(config);
-    await waitFor('start', () => log().includes('vigil is running'));
+    const { child, log, exited, started } = start(config);
+    await started();
     const fixture = readFileSync(FIXTURE, 'utf8').split('\n');
     const send = (needle: string) =>
       new Promise<void>((resolve, reject) => {
