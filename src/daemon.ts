@@ -83,6 +83,7 @@ export class Daemon {
   private detectorList: Detector[];
   private readonly lock: StateLock;
   private readonly alertLog: AlertLogSink;
+  private readonly journal: FileJournal;
   private readonly notify: NotifySink;
   private readonly digest = new DigestCollector();
   private readonly jobs: JobSpec[] = [];
@@ -130,6 +131,7 @@ export class Daemon {
       logger,
       receivers: this.receivers,
       giveUpAfterMs: config.notify.give_up_after,
+      onStorageError: () => this.metrics.storageFailures.inc({ store: 'outbox' }),
       onDelivery: (result, n, latencyMs) => {
         this.metrics.notifications.inc({ receiver: n.receiver, result: result.status });
         if (result.status === 'delivered')
@@ -175,7 +177,23 @@ export class Daemon {
           path: config.dead_letter.path,
           onError: (err) => logger.error({ err }, 'dead-letter write failed'),
         }),
-      journal: new FileJournal(config.state.dir),
+      journal: (this.journal = new FileJournal(
+        config.state.dir,
+        (err, first) => {
+          this.metrics.storageFailures.inc({ store: 'journal' });
+          // Once per fault, not per step: the readiness check and the counter carry the rest.
+          if (first)
+            logger.error(
+              { err },
+              'cannot write the alert transition journal; going on from memory (not crash-safe until it can)',
+            );
+        },
+        (fault) =>
+          logger.warn(
+            { since: fault.since, written: fault.unsaved },
+            'alert transition journal writable again; transitions held in memory are on disk',
+          ),
+      )),
       state: new StateStore(config.state.dir),
       ...(eventSink ? { eventSink } : {}),
       components: [this.notify, ...(options.components ?? [])],
@@ -303,11 +321,22 @@ export class Daemon {
   readiness(): Readiness {
     const checks: Readiness['checks'] = {};
     const status = this.runner.status;
-    checks['state'] = status.restored
-      ? status.lastCheckpointError
-        ? { ok: false, detail: `last checkpoint failed: ${status.lastCheckpointError}` }
-        : { ok: true }
-      : { ok: false, detail: 'restoring state' };
+    const journalFault = this.journal.fault?.();
+    const outboxFault = this.outbox.storageFault();
+    const stateFaults = [
+      ...(status.lastCheckpointError ? [`last checkpoint failed: ${status.lastCheckpointError}`] : []),
+      ...(journalFault
+        ? [
+            `journal not writable: ${journalFault.error} (${journalFault.unsaved} transition(s) in memory only)`,
+          ]
+        : []),
+      ...(outboxFault ? [`outbox not writable: ${outboxFault.error}`] : []),
+    ];
+    checks['state'] = !status.restored
+      ? { ok: false, detail: 'restoring state' }
+      : stateFaults.length > 0
+        ? { ok: false, detail: stateFaults.join('; ') }
+        : { ok: true };
     for (const s of this.sources)
       checks[`source:${s.name}`] = s.isReady() ? { ok: true } : { ok: false, detail: 'not connected' };
     const ob = this.outbox.stats();

@@ -36,6 +36,12 @@ import type { DeliveryResult, Notification, Receiver, ReceiverMemory } from './n
  * Once enough records accumulate the log is compacted (live state rewritten to a temp file, fsynced and
  * renamed over the log). A torn last line from a crash is skipped on load.
  *
+ * When the log cannot be written (disk full, read-only or immutable state directory), nothing stops:
+ * notifications are accepted and delivered from memory, the fault is reported (`storageFault()`,
+ * `onStorageError`), and the whole live state is rewritten as soon as a write succeeds again (tried
+ * at least every `storageRetryMs`). A crash during the fault can send again what was delivered
+ * during it, and loses what was accepted during it only if the restart cannot regenerate it.
+ *
  * The per-receiver `ReceiverMemory` (Slack message timestamps) is stored in the same log, so it survives
  * restarts too. Values are written after the delivery attempt that set them, with its outcome record.
  */
@@ -106,6 +112,16 @@ export interface OutboxOptions {
   /** Jitter source in [0, 1). */
   random?: () => number;
   onDelivery?: DeliveryHook;
+  /** Called on each failed write of the log (the outbox goes on from memory). */
+  onStorageError?: (err: Error) => void;
+  /** While the log is failing, retry writing it at least this often (default 5000 ms). */
+  storageRetryMs?: number;
+}
+
+export interface StorageFault {
+  error: string;
+  /** Wall-clock ms of the first failed write of this fault. */
+  since: number;
 }
 
 /** The outbox could not make something durable (directory missing, unwritable, disk full). */
@@ -191,6 +207,11 @@ export class Outbox {
   private kickQueued = false;
   private timer: NodeJS.Timeout | undefined;
   private counters = { delivered: 0, retried: 0, dead: 0 };
+  private readonly onStorageError: ((err: Error) => void) | undefined;
+  private readonly storageRetryMs: number;
+  /** Set while the log misses records that live only in memory. */
+  private fault: StorageFault | undefined;
+  private lastStorageAttempt = 0;
 
   constructor(options: OutboxOptions) {
     this.dir = options.dir;
@@ -211,6 +232,8 @@ export class Outbox {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.onDelivery = options.onDelivery;
+    this.onStorageError = options.onStorageError;
+    this.storageRetryMs = options.storageRetryMs ?? 5000;
     for (const r of options.receivers ?? []) this.register(r);
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -227,8 +250,8 @@ export class Outbox {
   }
 
   /**
-   * Persist notifications (fsync) and queue them for delivery. Keys seen before are ignored. Rejects
-   * with an OutboxStorageError when the log cannot be written; nothing of the batch is accepted then.
+   * Persist notifications (fsync) and queue them for delivery. Keys seen before are ignored. When the
+   * log cannot be written they are queued from memory all the same (see `storageFault`).
    */
   async enqueue(notifications: readonly Notification[]): Promise<void> {
     if (this.closed) throw new OutboxStorageError('outbox is closed', undefined);
@@ -251,13 +274,6 @@ export class Outbox {
           for (const n of fresh) this.addItem(n);
         },
       );
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new OutboxStorageError(
-        `outbox: cannot persist ${fresh.length} notification(s) to ${this.logPath} (${code ?? (err as Error).message}); not accepted, enqueue again later`,
-        code,
-        { cause: err },
-      );
     } finally {
       for (const k of keys) this.reserved.delete(k);
     }
@@ -278,8 +294,8 @@ export class Outbox {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-    if (this.bufferedRecords.length > 0)
-      await this.write([]).catch((err) => this.logWriteError(err, 'receiver memory'));
+    if (this.bufferedRecords.length > 0) await this.write([]);
+    if (this.fault) await this.rewriteAfterFaultNow();
     await this.io;
   }
 
@@ -317,6 +333,11 @@ export class Outbox {
       deadLetters: this.deadList.length,
       oldestPendingAgeMs: oldest === null ? null : Math.max(0, this.now() - oldest),
     };
+  }
+
+  /** Why the log is behind memory, while it is; undefined when every record is on disk. */
+  storageFault(): StorageFault | undefined {
+    return this.fault && { ...this.fault };
   }
 
   /** Pending notifications in delivery order (oldest first). */
@@ -420,6 +441,8 @@ export class Outbox {
       this.dispatch(head, receiver, state);
     }
 
+    if (this.fault && now - this.lastStorageAttempt >= this.storageRetryMs) void this.write([]);
+
     // Sleep until the next head is due (give-up deadlines are checked at least every idleWakeMs).
     this.timer = setTimeout(() => this.pump(), Math.max(1, next - now));
     this.timer.unref?.();
@@ -477,9 +500,7 @@ export class Outbox {
       // The `done` record is on disk before the alert's next notification may go out (the item stays
       // in flight until then): a crash can resend only the last notification sent, never an earlier
       // one after a later one (a trigger after its resolve would open a second incident).
-      await this.write([line({ t: 'done', k: n.key, at: now })]).catch((err) =>
-        this.logWriteError(err, `delivery of ${n.key} (it may be sent again after a restart)`),
-      );
+      await this.write([line({ t: 'done', k: n.key, at: now })]);
       this.removeItem(item);
       this.remember(n.key, { at: now, dead: false });
       this.counters.delivered++;
@@ -520,9 +541,7 @@ export class Outbox {
     if (item.attempts === 1 || item.attempts % 10 === 0)
       this.log.warn(fields, 'notification delivery failed; will retry');
     else this.log.debug(fields, 'notification delivery failed; will retry');
-    if (this.bufferedRecords.length > 0) {
-      await this.write([]).catch((err) => this.logWriteError(err, 'receiver memory'));
-    }
+    if (this.bufferedRecords.length > 0) await this.write([]);
   }
 
   private deadLetter(item: Item, reason: string, synthesized: boolean): void {
@@ -553,9 +572,9 @@ export class Outbox {
       },
       'notification dead-lettered',
     );
-    this.write([
+    void this.write([
       line({ t: 'dead', k: n.key, at: now, reason: cleanReason, attempts: item.attempts, n }),
-    ]).catch((err) => this.logWriteError(err, `dead letter ${n.key}`));
+    ]);
   }
 
   private backoff(attempts: number, retryAfterMs: number | undefined): number {
@@ -710,18 +729,27 @@ export class Outbox {
 
   /**
    * Append records (after any buffered receiver-memory records) in the serial I/O chain; `onDurable`
-   * runs inside the chain once they are on disk, so a later compaction sees its effect.
+   * runs inside the chain once they are on disk, so a later compaction sees its effect. Never
+   * rejects: when the log cannot be written, `onDurable` runs all the same (memory goes on) and the
+   * outbox is in a storage fault until a rewrite of the whole live state succeeds.
    */
   private write(lines: string[], onDurable?: () => void): Promise<void> {
     const task = this.io.then(async () => {
+      if (this.fault) {
+        onDurable?.();
+        // A rewrite of the whole state per record would be too much; the pump retries on schedule.
+        if (this.now() - this.lastStorageAttempt >= this.storageRetryMs) await this.rewriteAfterFault();
+        return;
+      }
       const taken = this.bufferedRecords;
       this.bufferedRecords = [];
       const all = taken.concat(lines);
       try {
         if (all.length > 0) await this.appendLines(all);
       } catch (err) {
-        this.bufferedRecords = taken.concat(this.bufferedRecords);
-        throw err;
+        onDurable?.();
+        this.storageFailed(err);
+        return;
       }
       this.recordsSinceCompaction += all.length;
       onDurable?.();
@@ -729,6 +757,50 @@ export class Outbox {
     });
     this.io = task.catch(() => {});
     return task;
+  }
+
+  /** One last try at stop, whatever the retry schedule says. */
+  private rewriteAfterFaultNow(): Promise<void> {
+    const task = this.io.then(() => (this.fault ? this.rewriteAfterFault() : undefined));
+    this.io = task.catch(() => {});
+    return task;
+  }
+
+  private async rewriteAfterFault(): Promise<void> {
+    this.lastStorageAttempt = this.now();
+    try {
+      await this.compactNow();
+    } catch (err) {
+      this.storageFailed(err);
+      return;
+    }
+    const fault = this.fault;
+    this.fault = undefined;
+    this.log.warn(
+      { path: this.logPath, faultFor: formatMs(Math.max(0, this.now() - (fault?.since ?? 0))) },
+      'outbox: log writable again; every pending notification is on disk',
+    );
+  }
+
+  private storageFailed(err: unknown): void {
+    this.lastStorageAttempt = this.now();
+    const error = err instanceof Error ? err : new Error(String(err));
+    const code = (error as NodeJS.ErrnoException).code;
+    const message = scrubText(code ? `${code}: ${error.message}` : error.message);
+    if (!this.fault) {
+      this.fault = { error: message, since: this.now() };
+      this.log.error(
+        { path: this.logPath, code, err: message },
+        'outbox: cannot write its log; notifications go on from memory and are not crash-safe until it can',
+      );
+    } else this.fault.error = message;
+    // Records appended since are not in the log: only a full rewrite brings it back in line.
+    this.bufferedRecords = [];
+    try {
+      this.onStorageError?.(error);
+    } catch {
+      // A metrics hook must not break the outbox.
+    }
   }
 
   private async appendLines(lines: string[]): Promise<void> {

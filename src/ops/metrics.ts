@@ -66,6 +66,11 @@ export class Metrics {
     'Checkpoints that could not be written',
     [],
   );
+  readonly storageFailures = this.counter(
+    'vigil_storage_write_failures_total',
+    'Failed writes to the state directory by store (journal, outbox); the daemon goes on from memory',
+    ['store'],
+  );
   readonly lastCheckpoint = this.gauge(
     'vigil_last_checkpoint_timestamp_seconds',
     'When the last checkpoint was written',
@@ -124,7 +129,7 @@ export class Metrics {
   }
 }
 
-/** Bounded label values for dead-letter reasons ("invalid JSON: Unexpected token…" → "invalid JSON"). */
+/** Bounded label values for dead-letter reasons ("invalid JSON: unexpected token" → "invalid JSON"). */
 export function reasonClass(reason: string): string {
   const head = reason.split(':')[0] ?? reason;
   return head.replace(/"[^"]*"/g, '…').slice(0, 60);

@@ -32,7 +32,16 @@ export interface TransitionJournal {
    * yet; they must stay known, or their regeneration would be emitted a second time.
    */
   compact(keep?: readonly AlertTransition[]): void;
+  /** Why the last write failed, while transitions are held in memory only; undefined when healthy. */
+  fault?(): JournalFault | undefined;
   close(): void;
+}
+
+export interface JournalFault {
+  error: string;
+  /** Transitions recorded in memory only, written when the journal can be written again. */
+  unsaved: number;
+  since: string;
 }
 
 export class MemoryJournal implements TransitionJournal {
@@ -62,18 +71,36 @@ export class MemoryJournal implements TransitionJournal {
   close(): void {}
 }
 
-/** NDJSON file in the state directory; `offset` is a byte offset. */
+/**
+ * NDJSON file in the state directory; `offset` is a byte offset.
+ *
+ * A write that fails (disk full, read-only or immutable file) does not stop detection: the
+ * transitions stay known in memory and are written, in order, by the next append or compaction that
+ * succeeds. Until then a crash can emit them a second time after the restart (never lose them: the
+ * checkpoint cannot have moved past them either, as it lives on the same disk).
+ */
 export class FileJournal implements TransitionJournal {
   readonly path: string;
   private fd: number;
   private size: number;
   private readonly keys = new Set<string>();
+  private unsaved: AlertTransition[] = [];
+  private lastFault: JournalFault | undefined;
+  /** A compaction could not empty the file: the next write does it first. */
+  private truncateFirst = false;
 
-  constructor(dir: string) {
+  constructor(
+    dir: string,
+    /** Each failed write; `first` for the first one of a fault (the journal goes on from memory). */
+    private readonly onWriteError: (err: Error, first: boolean) => void = () => undefined,
+    /** The journal caught up after a fault. */
+    private readonly onRecovered: (fault: JournalFault) => void = () => undefined,
+  ) {
     this.path = join(dir, 'journal.ndjson');
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     const existed = existsSync(this.path);
-    this.fd = openSync(this.path, 'a+', 0o600);
+    // Positional writes (not O_APPEND), so a retry overwrites what a failed write left half-done.
+    this.fd = openSync(this.path, existed ? 'r+' : 'w+', 0o600);
     this.size = 0;
     if (existed) {
       const text = readFileSync(this.path, 'utf8');
@@ -91,12 +118,11 @@ export class FileJournal implements TransitionJournal {
 
   append(transitions: readonly AlertTransition[]): void {
     if (transitions.length === 0) return;
-    const text = transitions.map((t) => JSON.stringify(t)).join('\n') + '\n';
-    const buf = Buffer.from(text);
-    writeSync(this.fd, buf);
-    fdatasyncSync(this.fd);
-    this.size += buf.length;
-    for (const t of transitions) this.keys.add(transitionKey(t));
+    for (const t of transitions) {
+      this.keys.add(transitionKey(t));
+      this.unsaved.push(t);
+    }
+    this.writeUnsaved();
   }
 
   since(offset: number): AlertTransition[] {
@@ -108,17 +134,57 @@ export class FileJournal implements TransitionJournal {
     return this.size;
   }
 
+  fault(): JournalFault | undefined {
+    return this.lastFault && { ...this.lastFault, unsaved: this.unsaved.length };
+  }
+
   compact(keep: readonly AlertTransition[] = []): void {
-    ftruncateSync(this.fd, 0);
-    fdatasyncSync(this.fd);
-    this.size = 0;
+    // The checkpoint now covers every transition, written or not: only `keep` must stay.
     this.keys.clear();
-    this.append(keep);
+    this.unsaved = [];
+    this.truncateFirst = true;
+    for (const t of keep) {
+      this.keys.add(transitionKey(t));
+      this.unsaved.push(t);
+    }
+    this.writeUnsaved();
   }
 
   close(): void {
     closeSync(this.fd);
     this.fd = -1;
+  }
+
+  private writeUnsaved(): void {
+    const text = this.unsaved.map((t) => JSON.stringify(t) + '\n').join('');
+    const buf = Buffer.from(text);
+    try {
+      if (this.truncateFirst) {
+        ftruncateSync(this.fd, 0);
+        this.size = 0;
+        this.truncateFirst = false;
+      }
+      for (let done = 0; done < buf.length;)
+        done += writeSync(this.fd, buf, done, buf.length - done, this.size + done);
+      // After a failure, a half-done write may have left bytes past the new end.
+      if (this.lastFault) ftruncateSync(this.fd, this.size + buf.length);
+      fdatasyncSync(this.fd);
+    } catch (err) {
+      this.failed(err as Error);
+      return;
+    }
+    this.size += buf.length;
+    const recovered = this.lastFault && { ...this.lastFault, unsaved: this.unsaved.length };
+    this.unsaved = [];
+    this.lastFault = undefined;
+    if (recovered) this.onRecovered(recovered);
+  }
+
+  private failed(err: Error): void {
+    const first = this.lastFault === undefined;
+    this.lastFault ??= { error: err.message, unsaved: 0, since: new Date().toISOString() };
+    this.lastFault.error = err.message;
+    this.onWriteError(err, first);
   }
 }
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize } from 'node:v8';
@@ -176,46 +176,70 @@ describe('robustness of the daemon', () => {
     }
   }, 300_000);
 
-  it('keeps detecting while Slack is down and the state directory is unwritable, reports it, and catches up', async () => {
+  it('keeps detecting while Slack and PagerDuty are down and the state directory is unwritable, reports it, and catches up', async () => {
     const chattr = spawnSync('chattr', ['--version']);
     expect(
       chattr.error,
       'chattr (e2fsprogs) is needed to make a directory unwritable for root',
     ).toBeUndefined();
     const slack = await FakeSlack.start({ token: 'xoxb-outage-test-token-000' });
+    const pd = await FakePagerDuty.start();
     try {
       const port = freePort();
+      // The stream grows during the fault: the first 40 % is there at the start, the rest (where the
+      // attacks are, after the warm-up day) is appended while nothing can be delivered or written.
+      const stream = join(dir, 'outage-audit.jsonl');
+      const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+      const split = Math.floor(lines.length * 0.4);
+      writeFileSync(stream, lines.slice(0, split).join('\n') + '\n');
       const c = config('outage', {
+        sources: { socket: { enabled: false }, file: { enabled: true, path: stream, start_at: 'beginning' } },
         http: { enabled: true, port },
         notify: {
-          receivers: [{ type: 'slack', name: 'chat', channel: 'alerts', api_url: slack.url }],
-          route: { receivers: ['chat'] },
+          receivers: [
+            { type: 'slack', name: 'chat', channel: 'alerts', api_url: slack.url },
+            { type: 'pagerduty', name: 'pager', url: pd.url },
+          ],
+          route: { receivers: ['chat', 'pager'] },
           stuck_after: '2s',
         },
       });
-      // Slack answers 503 to everything for now.
+      const env = {
+        VIGIL_SLACK_TOKEN: slack.token,
+        VIGIL_PAGERDUTY_ROUTING_KEY: 'R0UTINGKEY0FTHEOUTAGETEST00000',
+      };
+      // Both receivers answer every call with an error for now.
       slack.failNext(1_000_000, { kind: 'http', status: 503 });
-      const d = startDaemon(c.file, { VIGIL_SLACK_TOKEN: slack.token });
+      pd.failNext(1_000_000, { kind: 'http', status: 500 });
+      const d = startDaemon(c.file, env);
       await waitForStart(d);
       const stateDir = join(c.dir, 'state');
       await waitFor('a first checkpoint', () => readdirSync(stateDir).includes('checkpoint.v8'));
-      execFileSync('chattr', ['+i', stateDir]);
+      // Every file in it too: checkpoint, transition journal, outbox log.
+      execFileSync('chattr', ['-R', '+i', stateDir]);
+      let openedBefore = 0;
       try {
-        // Detection goes on: alerts are written although nothing can be delivered or checkpointed.
+        openedBefore = readTransitions(c.alerts).filter((t) => t.action === 'open').length;
+        appendFileSync(stream, lines.slice(split).join('\n') + '\n');
+        // Detection goes on: every alert of the reference is written although nothing can be
+        // delivered or made durable.
         await waitFor(
-          'alerts during the outage',
-          () => readTransitions(c.alerts).filter((t) => t.action === 'open').length >= 3,
-          60_000,
+          'every alert during the outage',
+          () => readTransitions(c.alerts).filter((t) => t.action === 'open').length >= expectedOpens.length,
+          120_000,
         );
         const ready = await waitFor(
-          'readiness to report both faults',
+          'readiness to report every fault',
           async () => {
             const r = await httpGet(port, '/readyz');
             if (!r || r.status !== 503) return undefined;
             const checks = (
               JSON.parse(r.body) as { checks: Record<string, { ok: boolean; detail?: string }> }
             ).checks;
-            return checks['state']?.detail?.includes('last checkpoint failed') &&
+            const state = checks['state']?.detail ?? '';
+            return state.includes('last checkpoint failed') &&
+              state.includes('journal not writable') &&
+              state.includes('outbox not writable') &&
               checks['notifications']?.ok === false
               ? r
               : undefined;
@@ -225,42 +249,84 @@ describe('robustness of the daemon', () => {
         expect(JSON.parse(ready.body).checks.notifications.ok).toBe(false);
         const metrics = (await httpGet(port, '/metrics'))?.body ?? '';
         expect(metricSum(metrics, 'vigil_checkpoint_failures_total')).toBeGreaterThan(0);
-        expect(metricSum(metrics, 'vigil_notifications_total', /result="retry"/)).toBeGreaterThan(0);
+        expect(metricSum(metrics, 'vigil_storage_write_failures_total', /store="journal"/)).toBeGreaterThan(
+          0,
+        );
+        expect(metricSum(metrics, 'vigil_storage_write_failures_total', /store="outbox"/)).toBeGreaterThan(0);
+        for (const receiver of ['chat', 'pager'])
+          expect(
+            metricSum(
+              metrics,
+              'vigil_notifications_total',
+              new RegExp(`receiver="${receiver}".*result="retry"|result="retry".*receiver="${receiver}"`),
+            ),
+            receiver,
+          ).toBeGreaterThan(0);
         expect(metricSum(metrics, 'vigil_outbox_depth')).toBeGreaterThan(0);
-        expect(d.output()).toMatch(/could not write the state checkpoint/);
+        const out = d.output();
+        expect(out).toMatch(/could not write the state checkpoint/);
+        expect(out).toMatch(/cannot write the alert transition journal/);
+        expect(out).toMatch(/outbox: cannot write its log/);
+        expect(out).toMatch(/"receiver":"chat".*notification delivery failed/);
+        expect(out).toMatch(/"receiver":"pager".*notification delivery failed/);
       } finally {
-        execFileSync('chattr', ['-i', stateDir]);
+        execFileSync('chattr', ['-R', '-i', stateDir]);
       }
+      // Alerts were opened from events that arrived during the fault, not only before it.
+      expect(openedBefore).toBeLessThan(expectedOpens.length);
       slack.clearFaults();
+      pd.clearFaults();
       await waitFor(
         'everything delivered and ready again',
         async () => {
-          // Ready means nothing is stuck; the outbox may still hold items being sent right now.
+          // Ready means nothing is stuck and the state directory is written again; the outbox may
+          // still hold items being sent right now.
           const r = await httpGet(port, '/readyz');
           const m = (await httpGet(port, '/metrics'))?.body;
           return r?.status === 200 && m !== undefined && metricSum(m, 'vigil_outbox_depth') === 0;
         },
         120_000,
       );
+      expect(d.output()).toMatch(/journal writable again/);
+      expect(d.output()).toMatch(/outbox: log writable again/);
       d.child.kill('SIGTERM');
       expect(await d.exited).toBe(0);
+
+      const transitions = readTransitions(c.alerts);
+      const opened = transitions.filter((t) => t.action === 'open');
+      expect(new Set(opened.map((t) => t.alert.id))).toEqual(new Set(expectedOpens));
       // Inhibited alerts are recorded but by design never notified.
-      const opened = readTransitions(c.alerts).filter((t) => t.action === 'open' && !t.alert.inhibitedBy);
-      expect(readTransitions(c.alerts).some((t) => t.alert.inhibitedBy)).toBe(true);
+      const notified = opened.filter((t) => !t.alert.inhibitedBy);
+      expect(notified.length).toBeLessThan(opened.length);
       // One Slack message per alert: top-level for an incident's first alert, in its thread otherwise.
-      const posted = slack
-        .callsOf('chat.postMessage')
-        .filter((x) => x.status === 200 && !x.body['thread_ts']);
-      const postedIds = new Set(
-        [...slack.messages.values()]
-          .map((m) => /\b([0-9a-f]{20})\b/.exec(m.text + JSON.stringify(m.blocks))?.[1])
-          .filter(Boolean),
+      const postedIds = () =>
+        new Set(
+          [...slack.messages.values()]
+            .map((m) => /\b([0-9a-f]{20})\b/.exec(m.text + JSON.stringify(m.blocks))?.[1])
+            .filter(Boolean),
+        );
+      for (const t of notified)
+        expect(postedIds().has(t.alert.id), `alert ${t.alert.id} reached Slack`).toBe(true);
+      // One PagerDuty incident per alert, none twice.
+      const fingerprints = notified.map((t) => t.alert.fingerprint).sort();
+      expect(pd.incidents.map((i) => i.dedupKey).sort(), pagingStory(c.alerts, pd, fingerprints)).toEqual(
+        fingerprints,
       );
-      expect(posted.length).toBeGreaterThan(0);
-      for (const t of opened)
-        expect(postedIds.has(t.alert.id), `alert ${t.alert.id} reached Slack`).toBe(true);
+
+      // The logs rewritten after the fault are whole: a restart sends nothing again.
+      const posts = slack.callsOf('chat.postMessage').filter((x) => x.status === 200).length;
+      const pdCalls = pd.accepted().length;
+      const again = startDaemon(c.file, env);
+      await waitForStart(again);
+      await new Promise((r) => setTimeout(r, 3000));
+      again.child.kill('SIGTERM');
+      expect(await again.exited).toBe(0);
+      expect(slack.callsOf('chat.postMessage').filter((x) => x.status === 200)).toHaveLength(posts);
+      expect(pd.accepted()).toHaveLength(pdCalls);
+      expect(readTransitions(c.alerts)).toHaveLength(transitions.length);
     } finally {
       await slack.close();
+      await pd.close();
     }
-  }, 300_000);
+  }, 400_000);
 });

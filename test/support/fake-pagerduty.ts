@@ -74,6 +74,10 @@ export class FakePagerDuty {
     for (let i = 0; i < count; i++) this.faults.push(fault);
   }
 
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** The open (not resolved) incident for a dedup key, if any. */
   open(dedupKey: string): FakePdIncident | undefined {
     return this.incidents.find((i) => i.dedupKey === dedupKey && i.status !== 'resolved');

@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from '
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryResult, Notification } from '../../../src/notify/notification.js';
-import { Outbox, OutboxStorageError, type OutboxOptions } from '../../../src/notify/outbox.js';
+import { Outbox, type OutboxOptions } from '../../../src/notify/outbox.js';
 import { PagerDutyReceiver } from '../../../src/notify/pagerduty.js';
 import { SlackReceiver, type SlackRef } from '../../../src/notify/slack.js';
 import { FakePagerDuty } from '../../support/fake-pagerduty.js';
@@ -160,40 +160,66 @@ describe('Outbox durability', () => {
     expect(o3.pendingNotifications().map((n) => n.key)).toEqual([n1.key, n2.key]);
   });
 
-  it('rejects enqueue with a clear error when the directory becomes unwritable, and recovers', async () => {
+  it('goes on from memory while its directory is unwritable, reports it, and rewrites its log once writable', async () => {
     const stateDir = join(dir, 'state', 'outbox');
-    const o = outbox({ dir: stateDir });
+    const errors: string[] = [];
+    const { logger, lines } = captureLogger();
+    const o = outbox({
+      dir: stateDir,
+      logger,
+      storageRetryMs: 10,
+      onStorageError: (e) => errors.push(e.message),
+    });
     const r = new ScriptedReceiver('r');
     o.register(r);
     o.start();
     await o.enqueue([notify(alertA, 'opened', { receiver: 'r' })]);
     // Its `done` record lands a little after the receiver reports the delivery: wait for the outbox.
     await waitFor(() => o.stats().delivered === 1, 'first delivered');
+    expect(o.storageFault()).toBeUndefined();
 
     // The directory disappears and a file takes its place: nothing can be written there now.
     rmSync(stateDir, { recursive: true, force: true });
     writeFileSync(stateDir, 'not a directory');
-    const n = notify(alertB, 'opened', { receiver: 'r' });
-    const error = await o.enqueue([n]).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(OutboxStorageError);
-    expect((error as Error).message).toMatch(
-      /^outbox: cannot persist 1 notification\(s\) to .*outbox\.log \(E[A-Z]+\); not accepted/,
-    );
-    expect(o.seen(n.key)).toBe(false);
+    const b = transitions(alertB, 'r');
+    await o.enqueue(b);
+    // Accepted and delivered all the same, in order; the fault is reported, once in the log.
+    await waitFor(() => o.stats().delivered === 4, 'delivered during the fault');
+    expect(r.delivered.slice(1)).toEqual(b.map((n) => n.key));
+    expect(o.storageFault()?.error).toMatch(/^E[A-Z]+: /);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.includes('cannot write its log'))).toHaveLength(1);
+    // Known keys stay known: a replay after the fault does not send them again.
+    await o.enqueue(b);
     expect(o.stats().pendingTotal).toBe(0);
 
-    // A directory that cannot even be created from the start: construction works, enqueue rejects.
-    const broken = outbox({ dir: join(stateDir, 'nested') });
-    await expect(broken.enqueue([n])).rejects.toBeInstanceOf(OutboxStorageError);
-
-    // Writable again: the caller's retry succeeds and the item is delivered.
+    // Writable again: the retry rewrites the whole live state, without waiting for new work.
     rmSync(stateDir);
     mkdirSync(stateDir);
+    await waitFor(() => o.storageFault() === undefined, 'log rewritten');
+    expect(lines.some((l) => l.includes('log writable again'))).toBe(true);
+    const pending = notify(makeAlert({ id: 'alert-C', fingerprint: 'det:cccccccccccccccc' }), 'opened', {
+      receiver: 'unregistered',
+    });
+    // ... and records are appended again: a second outbox on the directory knows everything.
+    await o.stop();
+    await o.enqueue([pending]);
+    const again = outbox({ dir: stateDir });
+    for (const n of b) expect(again.seen(n.key), n.key).toBe(true);
+    expect(again.pendingNotifications().map((n) => n.key)).toEqual([pending.key]);
+  });
+
+  it('a directory that cannot be created at all: enqueue still queues, and the fault is reported', async () => {
+    const blocker = join(dir, 'blocker');
+    writeFileSync(blocker, 'a file where a directory should be');
+    const o = outbox({ dir: join(blocker, 'outbox') });
+    const r = new ScriptedReceiver('r');
+    o.register(r);
+    o.start();
+    const n = notify(alertA, 'opened', { receiver: 'r' });
     await o.enqueue([n]);
-    await waitFor(() => r.delivered.includes(n.key), 'delivered after recovery');
+    await waitFor(() => r.delivered.includes(n.key), 'delivered from memory');
+    expect(o.storageFault()?.error).toMatch(/ENOTDIR|EEXIST/);
   });
 });
 
