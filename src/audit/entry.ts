@@ -104,9 +104,30 @@ export function parseAuditLine(line: Buffer | string): ParseResult {
   try {
     raw = JSON.parse(start === 0 ? text : text.slice(start));
   } catch (err) {
-    return fail(`invalid JSON: ${(err as Error).message.slice(0, 120)}`);
+    return fail(jsonErrorReason(err));
   }
   return entryFromJson(raw);
+}
+
+/**
+ * The reason for a line JSON.parse refused. V8's message quotes the input around the error, and
+ * that text can be a secret logged in clear (a password in request data), so only the kind of error
+ * and its position are kept.
+ */
+export function jsonErrorReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : '';
+  const position = /\bat position (\d+)/.exec(message)?.[1];
+  const kinds: [RegExp, string][] = [
+    [/^Unexpected end of JSON input/, 'unexpected end of input'],
+    [/^Unexpected token/, 'unexpected token'],
+    [/^Unexpected non-whitespace character after JSON/, 'text after the JSON value'],
+    [/^Bad control character/, 'control character in a string'],
+    [/^Unterminated string/, 'unterminated string'],
+    [/^Bad (escaped character|Unicode escape)/, 'bad escape in a string'],
+    [/^Expected/, 'malformed object or array'],
+  ];
+  const kind = kinds.find(([re]) => re.test(message))?.[1] ?? 'syntax error';
+  return `invalid JSON: ${kind}${position ? ` at character ${position}` : ''}`;
 }
 
 /** Build an AuditEntry from an already-parsed JSON value (Kafka sources may hand us objects). */

@@ -208,6 +208,30 @@ describe('bad input is a reason, never an exception', () => {
     if (!result.ok) expect(result.reason).toMatch(reason);
   });
 
+  it('never quotes the line in the reason: the text around a syntax error can be a secret', () => {
+    // V8's own messages quote it ("... "password": hunter2-cle"... is not valid JSON").
+    const secret = 'hunter2-clear-text-password';
+    const lines = [
+      `{"time":"2026-03-02T14:00:00Z","type":"request","request":{"data":{"password": ${secret}}}}`,
+      `{"time":"2026-03-02T14:00:00Z","type":"request","request":{"data":{"password":"${secret}"}}} "${secret}"`,
+      `{"time":"2026-03-02T14:00:00Z","request":{"data":{"password":"${secret}\\u00"}}}`,
+      `{"time":"2026-03-02T14:00:00Z","request":{"data":{"password":"${secret}\n`,
+      `{"time":"2026-03-02T14:00:00Z","request":{"data":{${secret}:1}}}`,
+    ];
+    const reasons = lines.map((l) => {
+      const r = parseAuditLine(l);
+      return r.ok ? 'parsed' : r.reason;
+    });
+    expect(reasons).toEqual([
+      'invalid JSON: unexpected token',
+      expect.stringMatching(/^invalid JSON: text after the JSON value at character \d+$/),
+      expect.stringMatching(/^invalid JSON: bad escape in a string at character \d+$/),
+      expect.stringMatching(/^invalid JSON: control character in a string at character \d+$/),
+      expect.stringMatching(/^invalid JSON: (unexpected token|malformed object or array)/),
+    ]);
+    for (const reason of reasons) expect(reason).not.toMatch(/hunter|word|cle/);
+  });
+
   it('tolerates missing optional fields', () => {
     const result = parseAuditLine(
       '{"time":"2026-03-02T14:00:00Z","type":"response","request":{"id":"x","path":"/secret/data/a","operation":"read"}}',
