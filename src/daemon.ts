@@ -225,6 +225,7 @@ export class Daemon {
           port: config.http.port,
           metrics: this.metrics,
           readiness: () => this.readiness(),
+          beforeScrape: () => this.refreshGauges(),
           logger,
         });
       }
@@ -317,6 +318,18 @@ export class Daemon {
     return true;
   }
 
+  /** Gauges that are read from state rather than counted as things happen. */
+  private refreshGauges(now = Date.now()): void {
+    // From the newest audit entry, not the watermark: the idle clock moves that one along with the
+    // wall clock, and a feed that went silent must show here.
+    const newest = this.pipeline.newestEntryTime;
+    if (newest !== undefined) this.metrics.eventTimeLag.set(Math.max(0, (now - newest) / 1000));
+    this.metrics.openAlerts.set(this.pipeline.lifecycle.openCount);
+    const ob = this.outbox.stats();
+    for (const [receiver, n] of Object.entries(ob.pending)) this.metrics.outboxDepth.set({ receiver }, n);
+    this.metrics.outboxDead.set(ob.deadLetters);
+  }
+
   /** Sources connected, state restored and writable, outputs reachable. */
   readiness(): Readiness {
     const checks: Readiness['checks'] = {};
@@ -382,12 +395,7 @@ export class Daemon {
           this.reloadSilences();
           const now = Date.now();
           const eventTime = this.pipeline.eventTime;
-          if (eventTime !== undefined) this.metrics.eventTimeLag.set(Math.max(0, (now - eventTime) / 1000));
-          this.metrics.openAlerts.set(this.pipeline.lifecycle.openCount);
-          const ob = this.outbox.stats();
-          for (const [receiver, n] of Object.entries(ob.pending))
-            this.metrics.outboxDepth.set({ receiver }, n);
-          this.metrics.outboxDead.set(ob.deadLetters);
+          this.refreshGauges(now);
           // While the stream is idle, wall-clock time stands in for event time: quiet alerts
           // resolve and silence or overdue rotations are noticed. Replay does the same on event time.
           const idleMs = this.config.pipeline.idle_advance_after;

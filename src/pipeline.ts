@@ -69,6 +69,8 @@ export interface PipelineCounters {
 export interface PipelineSnapshot {
   version: 1;
   watermark: number | null;
+  /** Time of the newest audit entry (the watermark also moves with the idle clock). */
+  newestEntry?: number | null;
   nextTickAt: number | null;
   pairer: PairerSnapshot;
   engine: EngineSnapshot;
@@ -103,6 +105,7 @@ export class Pipeline {
     resolved: 0,
   };
   private watermark: number | undefined;
+  private newestEntry = -Infinity;
   private nextTickAt: number | undefined;
   private detectorsById: Map<string, Detector>;
   private out: StepOutput = emptyOutput();
@@ -124,9 +127,14 @@ export class Pipeline {
     this.detectorsById = new Map(options.detectors.map((d) => [d.id, d]));
   }
 
-  /** Event time of the newest event seen (undefined before the first). */
+  /** Event time of the newest event seen, or where the idle clock moved it (undefined before the first). */
   get eventTime(): number | undefined {
     return this.watermark;
+  }
+
+  /** Time of the newest audit entry read; unlike eventTime, the idle clock does not move it. */
+  get newestEntryTime(): number | undefined {
+    return this.newestEntry === -Infinity ? undefined : this.newestEntry;
   }
 
   /**
@@ -149,6 +157,7 @@ export class Pipeline {
       if (peek) {
         this.counters.entries++;
         if (this.watermark === undefined || peek.time > this.watermark) this.advance(peek.time);
+        if (peek.time > this.newestEntry) this.newestEntry = peek.time;
         const event = this.pairer.pushRawRequest(peek.id, peek.time, record.line, record.origin);
         if (event) this.handleEvent(event);
         continue;
@@ -162,6 +171,7 @@ export class Pipeline {
       this.counters.entries++;
       const entryTime = parsed.entry.time;
       if (this.watermark === undefined || entryTime > this.watermark) this.advance(entryTime);
+      if (entryTime > this.newestEntry) this.newestEntry = entryTime;
       const event = this.pairer.push(parsed.entry);
       if (event) this.handleEvent(event);
     }
@@ -173,6 +183,7 @@ export class Pipeline {
   processEvent(event: AccessEvent, out: StepOutput): void {
     this.out = out;
     if (this.watermark === undefined || event.time > this.watermark) this.advance(event.time);
+    if (event.time > this.newestEntry) this.newestEntry = event.time;
     this.handleEvent(event);
   }
 
@@ -227,6 +238,7 @@ export class Pipeline {
     return {
       version: 1,
       watermark: this.watermark ?? null,
+      newestEntry: this.newestEntryTime ?? null,
       nextTickAt: this.nextTickAt ?? null,
       pairer: this.pairer.snapshot(),
       engine: this.engine.snapshot(),
@@ -240,6 +252,8 @@ export class Pipeline {
   restore(s: PipelineSnapshot): void {
     if (s.version !== 1) throw new Error(`unsupported state snapshot version ${String(s.version)}`);
     this.watermark = s.watermark ?? undefined;
+    // Checkpoints from before the field: the watermark is the best estimate there is.
+    this.newestEntry = s.newestEntry ?? s.watermark ?? -Infinity;
     this.nextTickAt = s.nextTickAt ?? undefined;
     this.pairer.restore(s.pairer);
     this.engine.restore(s.engine);

@@ -18,6 +18,8 @@ export interface OpsServerOptions {
   port: number;
   metrics: Metrics;
   readiness: () => Readiness;
+  /** Bring gauges up to date before `/metrics` is rendered. */
+  beforeScrape?: () => void;
   logger: Logger;
 }
 
@@ -51,6 +53,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     if (url === '/metrics') {
       const r = options.readiness();
       options.metrics.ready.set(r.ready ? 1 : 0);
+      options.beforeScrape?.();
       options.metrics.text().then(
         (text) => {
           res.writeHead(200, { 'content-type': options.metrics.contentType });

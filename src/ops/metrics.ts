@@ -78,7 +78,7 @@ export class Metrics {
   );
   readonly eventTimeLag = this.gauge(
     'vigil_event_time_lag_seconds',
-    'Wall clock minus the newest event time',
+    'Wall clock minus the time of the newest audit entry read (grows while the audit stream is silent)',
     [],
   );
   readonly jobs = this.counter('vigil_jobs_total', 'Scheduled job runs', ['job', 'result']);
