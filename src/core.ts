@@ -46,6 +46,17 @@ export interface CoreOptions {
   collectSignals?: boolean;
 }
 
+/** Incidents, maintenance windows, inhibition and silences, as a configuration describes them. */
+export function alertPolicy(config: Config, silences?: Pick<SilenceStore, 'match'>): AlertPolicy {
+  return new AlertPolicy({
+    incidentWindowMs: config.notify.incident_window,
+    timeZone: config.time_zone,
+    maintenance: config.maintenance,
+    inhibit: config.inhibit,
+    ...(silences ? { silences } : {}),
+  });
+}
+
 /** The pure detection core for a configuration: the same for the daemon, replay and tests. */
 export function createPipeline(
   config: Config,
@@ -59,13 +70,7 @@ export function createPipeline(
     pairer: { responseTimeoutMs: config.pipeline.response_timeout },
     lifecycle: { updateIntervalMs: config.pipeline.update_interval },
     decorate: alertDecorator(config),
-    policy: new AlertPolicy({
-      incidentWindowMs: config.notify.incident_window,
-      timeZone: config.time_zone,
-      maintenance: config.maintenance,
-      inhibit: config.inhibit,
-      ...(options.silences ? { silences: options.silences } : {}),
-    }),
+    policy: alertPolicy(config, options.silences),
     collectEvents: options.collectEvents ?? false,
     collectSignals: options.collectSignals ?? false,
   });

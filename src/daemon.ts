@@ -1,10 +1,13 @@
 import { ParseAhead } from './audit/parse-ahead.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { alertDecorator } from './alerts/decorate.js';
+import type { AlertPolicy } from './alerts/policy.js';
 import { SilenceStore, silenceFromConfig } from './alerts/silences.js';
+import { changedSettings, needingRestart } from './config/changes.js';
 import { loadConfig, type LoadConfigOptions } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { analyzerEnv, createPipeline, loadConfiguredDetectors } from './core.js';
+import { alertPolicy, analyzerEnv, createPipeline, loadConfiguredDetectors } from './core.js';
 import type { Detector } from './detect/analyzer.js';
 import type { RotationReport } from './detect/analyzers/rotation.js';
 import { FileDeadLetterSink, type DeadLetterSink } from './ingest/dead-letter.js';
@@ -89,6 +92,7 @@ export class Daemon {
   private readonly jobs: JobSpec[] = [];
   private ops: OpsServer | undefined;
   private stopping: Promise<void> | undefined;
+  private reloading: Promise<unknown> = Promise.resolve();
   private receivers: Receiver[];
   private readonly elasticsearch: ElasticsearchOutput | undefined;
   /** The Kafka source built from `sources.kafka`, when enabled. */
@@ -281,13 +285,30 @@ export class Daemon {
    * state; routes, receivers' routing, silences from configuration and tuning apply at once;
    * sources, state directory and the HTTP listener need a restart.
    */
-  async reload(): Promise<boolean> {
+  /**
+   * Configuration reload (SIGHUP): read the configuration and detectors again and apply what can be
+   * applied while running — detectors (their learned state is kept unless their analyzer or its
+   * parameters changed), known schedules, rotation policies, silences, maintenance windows,
+   * inhibition, routing, alert links and the log level. Other changes are named in the log as
+   * waiting for a restart. A configuration that does not load is rejected whole and the running one
+   * kept. Reloads run one at a time; never rejects.
+   */
+  reload(): Promise<boolean> {
+    const next = this.reloading.then(() => this.reloadNow());
+    this.reloading = next;
+    return next;
+  }
+
+  private async reloadNow(): Promise<boolean> {
     const { logger } = this.options;
     let config: Config;
     let detectors: Detector[];
+    let policy: AlertPolicy;
     try {
       config = loadConfig(this.options.configSource ?? {}).config;
       detectors = loadConfiguredDetectors(config);
+      // Built before anything is swapped, so a bad window or rule rejects the whole reload.
+      policy = alertPolicy(config, this.silences);
     } catch (err) {
       logger.error(
         { err: (err as Error).message },
@@ -295,27 +316,37 @@ export class Daemon {
       );
       return false;
     }
-    const fresh = await this.runner.exclusive(() =>
-      this.pipeline.replaceDetectors(detectors, analyzerEnv(config)),
-    );
-    this.notify.reconfigure(config.notify.route, config.notify.update_throttle);
-    this.silences.setConfigSilences(config.silences.map(silenceFromConfig));
-    const restartNeeded = ['sources', 'state', 'http'].filter(
-      (k) => JSON.stringify(config[k as keyof Config]) !== JSON.stringify(this.config[k as keyof Config]),
-    );
-    this.config = config;
-    this.detectorList = detectors;
-    logger.info(
-      {
-        detectors: detectors.filter((d) => d.enabled).length,
-        startedAfresh: fresh,
-        ...(restartNeeded.length ? { restartNeeded } : {}),
-      },
-      restartNeeded.length
-        ? `configuration reloaded; changes to ${restartNeeded.join(', ')} take effect after a restart`
-        : 'configuration reloaded',
-    );
-    return true;
+    try {
+      const fresh = await this.runner.exclusive(() => {
+        const restarted = this.pipeline.replaceDetectors(detectors, analyzerEnv(config));
+        this.pipeline.reconfigure({ policy, decorate: alertDecorator(config) });
+        return restarted;
+      });
+      this.notify.reconfigure(config.notify.route, config.notify.update_throttle);
+      this.silences.setConfigSilences(config.silences.map(silenceFromConfig));
+      logger.level = config.log.level;
+      const changed = changedSettings(this.config, config);
+      const restartNeeded = needingRestart(changed).map((c) =>
+        c === 'time_zone' ? 'time_zone (scheduled jobs; detectors use it now)' : c,
+      );
+      this.config = config;
+      this.detectorList = detectors;
+      logger.info(
+        {
+          detectors: detectors.filter((d) => d.enabled).length,
+          changed,
+          startedAfresh: fresh,
+          ...(restartNeeded.length ? { restartNeeded } : {}),
+        },
+        restartNeeded.length
+          ? `configuration reloaded; changes to ${restartNeeded.join(', ')} take effect after a restart`
+          : 'configuration reloaded',
+      );
+      return true;
+    } catch (err) {
+      logger.error({ err }, 'configuration reload failed while applying it');
+      return false;
+    }
   }
 
   /** Gauges that are read from state rather than counted as things happen. */

@@ -111,6 +111,7 @@ export class Pipeline {
   private out: StepOutput = emptyOutput();
   private readonly expired: AccessEvent[] = [];
   private readonly onSignal = (signal: Signal): void => this.handleSignal(signal);
+  private policy: AlertPolicy | undefined;
 
   constructor(private readonly options: PipelineOptions) {
     this.pairer = new Pairer({ ...DEFAULT_PAIRER_OPTIONS, ...options.pairer });
@@ -125,6 +126,7 @@ export class Pipeline {
       options.decorate,
     );
     this.detectorsById = new Map(options.detectors.map((d) => [d.id, d]));
+    this.policy = options.policy;
   }
 
   /** Event time of the newest event seen, or where the idle clock moved it (undefined before the first). */
@@ -234,6 +236,18 @@ export class Pipeline {
     return fresh;
   }
 
+  /**
+   * Configuration reload: a new alert policy (maintenance windows, inhibition, incident window),
+   * taking over the incidents and open alerts the old one knew, and new alert decoration.
+   */
+  reconfigure(next: { policy?: AlertPolicy; decorate?: Decorate }): void {
+    if (next.policy) {
+      if (this.policy) next.policy.restore(this.policy.snapshot());
+      this.policy = next.policy;
+    }
+    if (next.decorate) this.lifecycle.setDecorate(next.decorate);
+  }
+
   snapshot(): PipelineSnapshot {
     return {
       version: 1,
@@ -243,7 +257,7 @@ export class Pipeline {
       pairer: this.pairer.snapshot(),
       engine: this.engine.snapshot(),
       lifecycle: this.lifecycle.snapshot(),
-      policy: this.options.policy?.snapshot() ?? null,
+      policy: this.policy?.snapshot() ?? null,
       identities: this.identities.snapshot(),
       counters: { ...this.counters },
     };
@@ -258,7 +272,7 @@ export class Pipeline {
     this.pairer.restore(s.pairer);
     this.engine.restore(s.engine);
     this.lifecycle.restore(s.lifecycle);
-    if (s.policy && this.options.policy) this.options.policy.restore(s.policy);
+    if (s.policy && this.policy) this.policy.restore(s.policy);
     if (s.identities) this.identities.restore(s.identities);
     Object.assign(this.counters, s.counters);
   }
@@ -313,7 +327,7 @@ export class Pipeline {
   private finish(from: number): void {
     const t = this.out.transitions;
     if (t.length === from) return;
-    this.options.policy?.apply(t.slice(from));
+    this.policy?.apply(t.slice(from));
     for (let i = from; i < t.length; i++) {
       const action = (t[i] as AlertTransition).action;
       if (action === 'open') this.counters.opened++;

@@ -50,8 +50,13 @@ export class AlertLifecycle {
 
   constructor(
     private readonly options: LifecycleOptions = DEFAULT_LIFECYCLE_OPTIONS,
-    private readonly decorate: Decorate = () => {},
+    private decorate: Decorate = () => {},
   ) {}
+
+  /** Configuration reload: links and labels of alerts from now on. */
+  setDecorate(decorate: Decorate): void {
+    this.decorate = decorate;
+  }
 
   onSignal(signal: Signal, detector: Detector, out: AlertTransition[]): void {
     const fingerprint = fingerprintOf(signal.detector, signal.groupKey);

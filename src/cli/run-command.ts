@@ -1,10 +1,27 @@
 import { loadConfig } from '../config/load.js';
 import { Daemon } from '../daemon.js';
-import { createLogger } from '../ops/logger.js';
+import { createLogger, type Logger } from '../ops/logger.js';
 import { EXIT, fail } from './exit.js';
 
 /** `vigil run`: start the daemon and stop it gracefully on SIGINT/SIGTERM. */
 export async function runDaemon(opts: { config?: string; env?: string }): Promise<number> {
+  // Listening before anything else: Node's default for SIGHUP is to exit, and logrotate or an
+  // operator may send one while the state is being restored. A reload asked for then runs once
+  // the daemon runs.
+  let daemon: Daemon | undefined;
+  let logger: Logger | undefined;
+  let started = false;
+  let reloadAsked = false;
+  const onHangup = () => {
+    if (!started || !daemon) {
+      reloadAsked = true;
+      logger?.info('SIGHUP while starting: the configuration is reloaded once the daemon runs');
+      return;
+    }
+    logger?.info('SIGHUP: reloading configuration and detectors');
+    void daemon.reload();
+  };
+  process.on('SIGHUP', onHangup);
   const configSource = {
     ...(opts.config ? { file: opts.config } : {}),
     ...(opts.env ? { environment: opts.env } : {}),
@@ -12,14 +29,18 @@ export async function runDaemon(opts: { config?: string; env?: string }): Promis
   const { config, files } = loadConfig(configSource);
   const pretty =
     config.log.pretty === 'always' || (config.log.pretty === 'auto' && Boolean(process.stderr.isTTY));
-  const logger = createLogger({ level: config.log.level, pretty });
-  logger.info({ files, environment: config.environment }, 'configuration loaded');
-  const daemon = new Daemon({ config, logger, configSource });
+  const log = createLogger({ level: config.log.level, pretty });
+  logger = log;
+  log.info({ files, environment: config.environment }, 'configuration loaded');
+  const running = new Daemon({ config, logger: log, configSource });
+  daemon = running;
   try {
-    await daemon.start();
+    await running.start();
+    started = true;
+    if (reloadAsked) onHangup();
   } catch (err) {
-    logger.error({ err }, 'could not start');
-    logger.flush();
+    log.error({ err }, 'could not start');
+    log.flush();
     return fail((err as Error).message, EXIT.FAILURE);
   }
   return new Promise<number>((resolve) => {
@@ -27,27 +48,23 @@ export async function runDaemon(opts: { config?: string; env?: string }): Promis
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals > 1) {
-        logger.warn({ signal }, 'second signal: exiting without a final checkpoint');
-        logger.flush();
+        log.warn({ signal }, 'second signal: exiting without a final checkpoint');
+        log.flush();
         process.exit(EXIT.FAILURE);
       }
-      logger.info({ signal }, 'shutting down: draining, flushing, saving state');
-      daemon.stop().then(
+      log.info({ signal }, 'shutting down: draining, flushing, saving state');
+      running.stop().then(
         () => {
-          logger.flush();
+          log.flush();
           resolve(EXIT.OK);
         },
         (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          logger.flush();
+          log.error({ err }, 'shutdown failed');
+          log.flush();
           resolve(EXIT.FAILURE);
         },
       );
     };
-    process.on('SIGHUP', () => {
-      logger.info('SIGHUP: reloading configuration and detectors');
-      void daemon.reload();
-    });
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
   });

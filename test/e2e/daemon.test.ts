@@ -156,7 +156,7 @@ describe('vigil run', () => {
 });
 
 describe('vigil run reloads on SIGHUP', () => {
-  it('applies new detector tuning, and rejects a broken configuration while keeping the running one', async () => {
+  it('applies new detectors and maintenance windows keeping its state, and rejects a broken configuration keeping the running one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-hup-'));
     const port = 20000 + Math.floor(Math.random() * 20000);
     const config = join(dir, 'vigil.yaml');
@@ -172,40 +172,73 @@ describe('vigil run reloads on SIGHUP', () => {
     const { child, log, exited, started } = start(config);
     await started();
     const fixture = readFileSync(FIXTURE, 'utf8').split('\n');
-    const send = (needle: string) =>
+    // Lines on one connection are processed in order.
+    const send = (...needles: string[]) =>
       new Promise<void>((resolve, reject) => {
+        const picked = needles.flatMap((n) => fixture.filter((l) => l.includes(n)));
         const s = connect({ host: '127.0.0.1', port }, () =>
-          s.end(fixture.filter((l) => l.includes(needle)).join('\n') + '\n', () => resolve()),
+          s.end(picked.join('\n') + '\n', () => resolve()),
         );
         s.once('error', reject);
       });
-    const opened = () =>
-      lines(join(dir, 'alerts.ndjson'))
-        .filter((t) => t.action === 'open')
-        .map((t) => t.alert.detector);
+    const opens = () => lines(join(dir, 'alerts.ndjson')).filter((t) => t.action === 'open');
+    const opened = () => opens().map((t) => t.alert.detector);
 
-    // Disable the raft-snapshot rule and reload.
-    writeFileSync(
-      config,
-      [...base, 'detectors: { overrides: { raft-snapshot-taken: { enabled: false } } }'].join('\n'),
-    );
-    child.kill('SIGHUP');
-    await waitFor('reload', () => log().includes('configuration reloaded'));
-    await send('"sys/storage/raft/snapshot"');
     await send('"sys/mounts"');
     await waitFor('the root-token alert', () => opened().includes('root-token-used'));
+
+    // Disable the raft-snapshot rule, add a maintenance window over the fixture's hour, reload.
+    const tuned = [
+      ...base,
+      'detectors: { overrides: { raft-snapshot-taken: { enabled: false } } }',
+      "maintenance: [{ name: upgrade, cron: '0 14 * * *', duration: 1h }]",
+    ];
+    writeFileSync(config, tuned.join('\n'));
+    child.kill('SIGHUP');
+    await waitFor('reload', () => log().includes('configuration reloaded'));
+    await send('"sys/storage/raft/snapshot"', '"sys/mounts"', '"sys/audit/file"');
+    const audit = await waitFor('the audit alert', () =>
+      opens().find((t) => t.alert.detector === 'audit-device-disabled'),
+    );
     expect(opened()).not.toContain('raft-snapshot-taken');
+    // Maintenance applies at once; the open root-token alert was kept (the same root use again is
+    // that alert, not a new one).
+    expect(audit.alert.silencedBy).toBe('maintenance:upgrade');
+    expect(opened().filter((d) => d === 'root-token-used')).toHaveLength(1);
 
     // A broken file is rejected; the running configuration stays.
     writeFileSync(
       config,
-      [...base, 'detectors: { overrides: { no-such-detector-key: { enabld: true } } }'].join('\n'),
+      [...tuned, 'detectors: { overrides: { no-such-detector-key: { enabld: true } } }'].join('\n'),
     );
     child.kill('SIGHUP');
     await waitFor('rejection', () => log().includes('configuration reload rejected'));
-    await send('"sys/audit/file"');
-    await waitFor('the audit alert', () => opened().includes('audit-device-disabled'));
+    await send('"sys/storage/raft/snapshot"', '"sys/generate-root/attempt"');
+    await waitFor('the generate-root alert', () => opened().includes('generate-root-attempt'));
     expect(opened()).not.toContain('raft-snapshot-taken');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 60_000);
+
+  it('survives a SIGHUP while it is starting, and reloads once it runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-hup-start-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const config = join(dir, 'vigil.yaml');
+    writeFileSync(
+      config,
+      [
+        `state: { dir: ${dir}/state }`,
+        `sources: { file: { enabled: false }, socket: { enabled: true, port: ${port} } }`,
+        `outputs: { alert_log: { path: ${dir}/alerts.ndjson }, console: never }`,
+        `http: { enabled: false }`,
+        `log: { pretty: never }`,
+      ].join('\n'),
+    );
+    const { child, log, exited, started } = start(config);
+    await waitFor('the configuration to load', () => log().includes('configuration loaded'), 30_000);
+    child.kill('SIGHUP');
+    await started();
+    await waitFor('the reload', () => log().includes('configuration reloaded'));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   }, 60_000);
