@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { scrubText } from '../audit/secrets.js';
 import { main } from './main.js';
 
 main(process.argv).then(
@@ -6,7 +7,7 @@ main(process.argv).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(`vigil: ${String(err)}`);
+    console.error(`vigil: ${scrubText(String(err))}`);
     process.exitCode = 1;
   },
 );

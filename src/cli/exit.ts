@@ -1,3 +1,5 @@
+import { scrubText } from '../audit/secrets.js';
+
 /** Exit codes: 0 success, 1 runtime failure, 2 bad usage, 3 invalid configuration or detectors, 4 check found problems. */
 export const EXIT = {
   OK: 0,
@@ -14,6 +16,7 @@ export class UsageError extends Error {
 
 /** Print a one-line (or, for lists of problems, multi-line) reason on stderr and return the code. */
 export function fail(message: string, code: number): number {
-  console.error(`vigil: ${message}`);
+  // Errors can quote what they failed on; that is scrubbed like any log line.
+  console.error(`vigil: ${scrubText(message)}`);
   return code;
 }

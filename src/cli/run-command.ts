@@ -31,6 +31,15 @@ export async function runDaemon(opts: { config?: string; env?: string }): Promis
     config.log.pretty === 'always' || (config.log.pretty === 'auto' && Boolean(process.stderr.isTTY));
   const log = createLogger({ level: config.log.level, pretty });
   logger = log;
+  // Through the scrubbing logger, never Node's raw stack print on stderr.
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception; exiting (state resumes from the last checkpoint)');
+    log.flush();
+    process.exit(EXIT.FAILURE);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason }, 'unhandled promise rejection');
+  });
   log.info({ files, environment: config.environment }, 'configuration loaded');
   const running = new Daemon({ config, logger: log, configSource });
   daemon = running;

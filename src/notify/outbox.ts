@@ -505,7 +505,7 @@ export class Outbox {
       this.remember(n.key, { at: now, dead: false });
       this.counters.delivered++;
       this.log.debug(
-        { alertId: n.transition.alert.id, receiver: n.receiver, key: n.key, attempts: item.attempts },
+        { alertId: n.transition.alert.id, receiver: n.receiver, notification: n.key, attempts: item.attempts },
         'notification delivered',
       );
       return;
@@ -533,7 +533,7 @@ export class Outbox {
     const fields = {
       alertId: n.transition.alert.id,
       receiver: n.receiver,
-      key: n.key,
+      notification: n.key,
       attempts: item.attempts,
       retryInMs: delay,
       reason: result.reason,
@@ -566,7 +566,7 @@ export class Outbox {
       {
         alertId: letter.alertId,
         receiver: letter.receiver,
-        key: letter.key,
+        notification: letter.key,
         attempts: letter.attempts,
         reason: cleanReason,
       },

@@ -1,13 +1,14 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { scrubText } from '../audit/secrets.js';
+import { scrubLine } from '../audit/secrets.js';
 
 export type { Logger } from 'pino';
 
 /**
  * Keys that must never be logged whatever object they sit in. Redaction removes them; the
- * `streamWrite` hook then scrubs the finished line for anything token- or HMAC-shaped and for every
- * configured credential, so a secret that slips into a message or an error text is still caught.
+ * `streamWrite` hook then cuts secret-named keys out of the finished line at any depth and scrubs it
+ * for anything token- or HMAC-shaped and for every configured credential, so a secret that slips
+ * into a nested object, a message or an error text is still caught.
  */
 export const REDACT_PATHS = [
   'token',
@@ -44,13 +45,20 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     name: options.name ?? 'vigil',
     level: options.level ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
-    hooks: { streamWrite: (line: string) => scrubText(line) },
+    // Every finished line: values of secret-named keys at any depth are cut out, and every string is
+    // scrubbed for token- and HMAC-shaped text and configured credentials.
+    hooks: { streamWrite: (line: string) => scrubLine(line) },
     serializers: { err: pino.stdSerializers.err },
   };
   if (options.pretty) {
     return pino(
       base,
-      pretty({ colorize: true, destination: 2, sync: true, translateTime: 'SYS:HH:MM:ss.l' }),
+      pretty({
+        colorize: options.destination === undefined,
+        destination: (options.destination as NodeJS.WritableStream | undefined) ?? 2,
+        sync: true,
+        translateTime: 'SYS:HH:MM:ss.l',
+      }),
     );
   }
   return pino(
