@@ -8,18 +8,17 @@ export async function runDaemon(opts: { config?: string; env?: string }): Promis
   // Listening before anything else: Node's default for SIGHUP is to exit, and logrotate or an
   // operator may send one while the state is being restored. A reload asked for then runs once
   // the daemon runs.
-  let daemon: Daemon | undefined;
-  let logger: Logger | undefined;
+  const live: { daemon?: Daemon; logger?: Logger } = {};
   let started = false;
   let reloadAsked = false;
   const onHangup = () => {
-    if (!started || !daemon) {
+    if (!started || !live.daemon) {
       reloadAsked = true;
-      logger?.info('SIGHUP while starting: the configuration is reloaded once the daemon runs');
+      live.logger?.info('SIGHUP while starting: the configuration is reloaded once the daemon runs');
       return;
     }
-    logger?.info('SIGHUP: reloading configuration and detectors');
-    void daemon.reload();
+    live.logger?.info('SIGHUP: reloading configuration and detectors');
+    void live.daemon.reload();
   };
   process.on('SIGHUP', onHangup);
   const configSource = {
@@ -30,7 +29,7 @@ export async function runDaemon(opts: { config?: string; env?: string }): Promis
   const pretty =
     config.log.pretty === 'always' || (config.log.pretty === 'auto' && Boolean(process.stderr.isTTY));
   const log = createLogger({ level: config.log.level, pretty });
-  logger = log;
+  live.logger = log;
   // Through the scrubbing logger, never Node's raw stack print on stderr.
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception; exiting (state resumes from the last checkpoint)');
@@ -42,7 +41,7 @@ export async function runDaemon(opts: { config?: string; env?: string }): Promis
   });
   log.info({ files, environment: config.environment }, 'configuration loaded');
   const running = new Daemon({ config, logger: log, configSource });
-  daemon = running;
+  live.daemon = running;
   try {
     await running.start();
     started = true;

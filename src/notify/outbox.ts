@@ -505,7 +505,12 @@ export class Outbox {
       this.remember(n.key, { at: now, dead: false });
       this.counters.delivered++;
       this.log.debug(
-        { alertId: n.transition.alert.id, receiver: n.receiver, notification: n.key, attempts: item.attempts },
+        {
+          alertId: n.transition.alert.id,
+          receiver: n.receiver,
+          notification: n.key,
+          attempts: item.attempts,
+        },
         'notification delivered',
       );
       return;
