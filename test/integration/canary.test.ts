@@ -30,6 +30,12 @@ const DATA = {
   requestData: 'CANARY-REQUEST-DATA-p4ssw0rd',
   responseData: 'CANARY-RESPONSE-DATA-s3cr3t',
   wrapToken: 'hvs.CANARYWRAPTOKEN0CANARYWRAPTOKEN0',
+  // The token a login response issues: in clear under log_raw, the commonest one to leak.
+  loginToken: 'hvs.CANARYLOGINTOKEN0CANARYLOGINTOKEN0',
+  loginAccessor: 'CANARYLOGINACCESSOR0CANARYLOGIN',
+  headerToken: 'hvs.CANARYHEADERTOKEN0CANARYHEADERTOKEN',
+  // Not token-shaped: only the structure of the line says it is secret.
+  bareSecret: 'hunter2-CANARY-BARE-SECRET',
 };
 const ENV = {
   VIGIL_SLACK_TOKEN: 'xoxb-CANARY-SLACK-0000000000-canary',
@@ -38,7 +44,8 @@ const ENV = {
   VIGIL_KAFKA_PASSWORD: 'CANARY-KAFKA-PASSWORD-000000',
   VIGIL_ES_PASSWORD: 'CANARY-ES-PASSWORD-000000',
 };
-const ALL = [...Object.values(DATA), ...Object.values(ENV)];
+// Its first characters too: an error message quoting a few characters around a syntax error leaks.
+const ALL = [...Object.values(DATA), ...Object.values(ENV), DATA.bareSecret.slice(0, 7)];
 
 function entry(
   type: 'request' | 'response',
@@ -67,6 +74,7 @@ function entry(
     namespace: { id: 'root' },
     path,
     data: { password: DATA.requestData },
+    headers: { 'x-vault-token': [DATA.headerToken], authorization: [`Bearer ${DATA.headerToken}`] },
     remote_address: '10.9.9.9',
   };
   const e: Record<string, unknown> = { time, auth, request, type };
@@ -75,6 +83,16 @@ function entry(
       mount_type: 'kv',
       data: { secret: DATA.responseData },
       wrap_info: { token: DATA.wrapToken, accessor: DATA.accessor },
+      ...(path.startsWith('auth/')
+        ? {
+            auth: {
+              client_token: DATA.loginToken,
+              accessor: DATA.loginAccessor,
+              display_name: 'userpass-canary',
+              policies: ['default'],
+            },
+          }
+        : {}),
     };
   return JSON.stringify({ ...e, ...extra });
 }
@@ -121,9 +139,13 @@ describe.skipIf(!esUrl)('secret canaries', () => {
         entry('response', 'c-1', t(5), 'read', 'secret/data/payments/db', ['root']),
         entry('request', 'c-2', t(10), 'delete', 'sys/audit/file', ['default', 'vault-admin']),
         entry('response', 'c-2', t(15), 'delete', 'sys/audit/file', ['default', 'vault-admin']),
+        entry('request', 'c-4', t(16), 'update', 'auth/userpass/login/canary', ['default']),
+        entry('response', 'c-4', t(17), 'update', 'auth/userpass/login/canary', ['default']),
         // Malformed lines holding secrets: dead-lettered, scrubbed.
         `{"time":"${t(20)}","auth":{"client_token":"${DATA.token}","accessor":"${DATA.accessor}"},"request":{"id":"c-3","data":{"password":"${DATA.requestData}"`,
         `not json at all ${DATA.token} ${DATA.accessor}`,
+        // A syntax error right next to a clear secret: JSON.parse's own message would quote it.
+        `{"time":"${t(21)}","type":"response","request":{"id":"c-5","data":{"password": ${DATA.bareSecret}}}}`,
       ];
       const audit = join(dir, 'audit.log');
       writeFileSync(audit, lines.join('\n') + '\n');
@@ -155,6 +177,8 @@ describe.skipIf(!esUrl)('secret canaries', () => {
         dead_letter: { path: join(dir, 'dead.ndjson') },
         http: { enabled: true, port },
         log: { pretty: 'never', level: 'debug' },
+        // The daily digest, every two seconds here, so it goes to Slack during the run.
+        jobs: { digest: '*/2 * * * * *' },
         notify: {
           receivers: [
             { type: 'slack', name: 'chat', channel: 'alerts', api_url: slack.url },
@@ -176,7 +200,11 @@ describe.skipIf(!esUrl)('secret canaries', () => {
       );
       await waitFor(
         'notifications',
-        () => slack.messages.size >= 2 && pd.accepted().length >= 2 && webhookBodies.length >= 2,
+        () =>
+          slack.messages.size >= 3 &&
+          slack.callsOf('chat.postMessage').some((c) => c.raw.includes('digest')) &&
+          pd.accepted().length >= 2 &&
+          webhookBodies.length >= 2,
         60_000,
       );
       await waitFor(
@@ -211,7 +239,7 @@ describe.skipIf(!esUrl)('secret canaries', () => {
       expect(found).toEqual([]);
 
       // And the run did exercise every output.
-      expect(readFileSync(join(dir, 'dead.ndjson'), 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
+      expect(readFileSync(join(dir, 'dead.ndjson'), 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
       expect(docs).toContain('root-token-used');
       expect(slack.calls.every((c) => c.authorization === `Bearer ${ENV.VIGIL_SLACK_TOKEN}`)).toBe(true);
     } finally {
