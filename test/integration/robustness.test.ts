@@ -1,9 +1,17 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deserialize } from 'node:v8';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../../src/simulate/generate.js';
 import {
   BIN,
@@ -66,6 +74,8 @@ describe('robustness of the daemon', () => {
   const log = join(dir, 'audit.jsonl');
   let expectedOpens: string[] = [];
   let expectedEvents = 0;
+  // Two copies of a 140 MB log: not left behind in /tmp.
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   beforeAll(async () => {
     // Three days, a small population, every attack kind once: rules, guardrails and baselines fire.
@@ -116,9 +126,22 @@ describe('robustness of the daemon', () => {
 
   it('loses nothing and opens or pages nothing twice across ten SIGKILLs at random points', async () => {
     const pd = await FakePagerDuty.start();
+    // The audit log grows while the daemon is killed and restarted (5,000 lines/s, about 17 s in
+    // all), so a kill lands mid-processing, not on a daemon that has caught up with a static file.
+    const stream = join(dir, 'crash-audit.jsonl');
+    const lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    writeFileSync(stream, '');
+    let written = 0;
+    const appender = setInterval(() => {
+      const n = Math.min(250, lines.length - written);
+      if (n <= 0) return;
+      appendFileSync(stream, lines.slice(written, written + n).join('\n') + '\n');
+      written += n;
+    }, 50);
     try {
       const port = freePort();
       const c = config('crash', {
+        sources: { socket: { enabled: false }, file: { enabled: true, path: stream, start_at: 'beginning' } },
         http: { enabled: true, port },
         notify: {
           receivers: [{ type: 'pagerduty', name: 'pager', url: pd.url }],
@@ -126,28 +149,42 @@ describe('robustness of the daemon', () => {
         },
       });
       const env = { VIGIL_PAGERDUTY_ROUTING_KEY: 'R0UTINGKEY0FTHECRASHTEST000000' };
+      const phases: string[] = [];
       for (let trial = 0; trial < 10; trial++) {
         const d = startDaemon(c.file, env);
-        await waitForStart(d);
-        // Somewhere between 0.2 and 2.5 s into processing: before, between or during checkpoints.
-        await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 2300)));
+        if (trial % 2 === 0) {
+          // Even trials: 0.1–1 s after spawn, mostly during start-up (lock, restore, journal re-offer).
+          await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 900)));
+        } else {
+          // Odd trials: 0.2–2.5 s into processing: before, between or during checkpoints.
+          await waitForStart(d);
+          await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 2300)));
+        }
+        phases.push(d.output().includes('vigil is running') ? 'running' : 'starting');
         d.child.kill('SIGKILL');
         await d.exited;
       }
-      // Let the last run finish the file, then stop it cleanly.
-      const last = startDaemon(c.file, env);
-      await waitFor(
-        'the whole log to be processed',
-        async () => {
-          const m = await httpGet(port, '/metrics');
-          const cp = join(c.dir, 'state', 'checkpoint.v8');
-          const done =
-            readTransitions(c.alerts).filter((t) => t.action === 'open').length >= expectedOpens.length;
-          return m !== undefined && done && statSync(cp, { throwIfNoEntry: false }) !== undefined;
-        },
-        120_000,
+      console.log(
+        `SIGKILL trials hit: ${phases.join(', ')}; ${written} of ${lines.length} lines written by then`,
       );
-      await new Promise((r) => setTimeout(r, 2500));
+      await waitFor('the whole log to be written', () => written >= lines.length, 60_000);
+      // Let the last run finish the file (its checkpoint counts every access), then stop it cleanly.
+      const last = startDaemon(c.file, env);
+      const checkpointed = () => {
+        const cp = join(c.dir, 'state', 'checkpoint.v8');
+        if (!statSync(cp, { throwIfNoEntry: false })) return 0;
+        return (deserialize(readFileSync(cp)) as { pipeline: { counters: { events: number } } }).pipeline
+          .counters.events;
+      };
+      await waitFor(
+        'the whole log to be processed and checkpointed',
+        () => checkpointed() >= expectedEvents,
+        120_000,
+      ).catch((err: Error) => {
+        throw new Error(
+          `${err.message}: ${checkpointed()} of ${expectedEvents}; output ends:\n${last.output().slice(-3000)}`,
+        );
+      });
       last.child.kill('SIGTERM');
       expect(await last.exited).toBe(0);
 
@@ -172,6 +209,7 @@ describe('robustness of the daemon', () => {
       const incidentKeys = pd.incidents.map((i) => i.dedupKey);
       expect(incidentKeys.sort(), pagingStory(c.alerts, pd, fingerprints)).toEqual(fingerprints.sort());
     } finally {
+      clearInterval(appender);
       await pd.close();
     }
   }, 300_000);
