@@ -200,7 +200,7 @@ export class Daemon {
       )),
       state: new StateStore(config.state.dir),
       ...(eventSink ? { eventSink } : {}),
-      components: [this.notify, ...(options.components ?? [])],
+      components: [this.notify, this.digest, ...(options.components ?? [])],
       logger,
       onStep: (out, source) => {
         this.metrics.recordStep(out, source);
@@ -453,13 +453,15 @@ export class Daemon {
             rotation: (reports['rotation-overdue'] as RotationReport[] | undefined) ?? [],
             openAlerts: this.pipeline.lifecycle.openCount,
           });
+          const failed: string[] = [];
           for (const r of chat) {
             const result = await (r.digest as (t: string) => Promise<{ status: string; reason?: string }>)(
               text,
             );
-            if (result.status !== 'delivered')
-              logger.warn({ receiver: r.name, reason: result.reason }, 'digest not delivered');
+            if (result.status !== 'delivered') failed.push(`${r.name}: ${result.reason ?? result.status}`);
           }
+          // A failed run, logged and counted by the scheduler like any other job failure.
+          if (failed.length > 0) throw new Error(`digest not delivered (${failed.join('; ')})`);
         },
       });
     }

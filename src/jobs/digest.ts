@@ -14,11 +14,23 @@ interface Opened {
 }
 
 const DAY = 86_400_000;
+const SEVERITY_ORDER = ['critical', 'high', 'medium', 'low', 'info'];
 
-/** Remembers the alerts opened in the last day (bounded) for the daily digest. */
+/**
+ * Remembers the alerts opened in the last day (bounded) for the daily digest. Checkpointed with the
+ * state, so a restart does not empty the next digest.
+ */
 export class DigestCollector implements AlertSink {
   readonly name = 'digest';
   private opened: Opened[] = [];
+
+  snapshot(): Opened[] {
+    return this.opened;
+  }
+
+  restore(state: unknown): void {
+    if (Array.isArray(state)) this.opened = state as Opened[];
+  }
 
   async write(transitions: readonly AlertTransition[], recovering = false): Promise<void> {
     if (recovering) return;
@@ -65,20 +77,25 @@ export function buildDigest(d: DigestInput): string {
   ];
   const bySeverity = new Map<string, number>();
   const byDetector = new Map<string, number>();
+  const detectorSeverities = new Map<string, Map<string, number>>();
   const byWho = new Map<string, number>();
   for (const o of d.opened) {
     bySeverity.set(o.severity, (bySeverity.get(o.severity) ?? 0) + 1);
     byDetector.set(o.detector, (byDetector.get(o.detector) ?? 0) + 1);
+    let sev = detectorSeverities.get(o.detector);
+    if (!sev) detectorSeverities.set(o.detector, (sev = new Map()));
+    sev.set(o.severity, (sev.get(o.severity) ?? 0) + 1);
     byWho.set(o.who, (byWho.get(o.who) ?? 0) + 1);
   }
+  const severities = (m: Map<string, number>) =>
+    SEVERITY_ORDER.filter((s) => m.has(s))
+      .map((s) => `${m.get(s)} ${s}`)
+      .join(', ');
   const silenced = d.opened.filter((o) => o.silenced).length;
   lines.push(
     `Alerts opened in the last 24 h: *${d.opened.length}*` +
       (d.opened.length > 0
-        ? ` (${['critical', 'high', 'medium', 'low', 'info']
-            .filter((s) => bySeverity.has(s))
-            .map((s) => `${bySeverity.get(s)} ${s}`)
-            .join(', ')}${silenced ? `; ${silenced} silenced or inhibited` : ''})`
+        ? ` (${severities(bySeverity)}${silenced ? `; ${silenced} silenced or inhibited` : ''})`
         : '') +
       `; ${d.openAlerts} open now.`,
   );
@@ -88,7 +105,13 @@ export function buildDigest(d: DigestInput): string {
       .slice(0, n)
       .map(([k, v]) => `${k} (${v})`)
       .join(', ');
-  if (byDetector.size > 0) lines.push(`By detector: ${top(byDetector, 10)}`);
+  if (byDetector.size > 0) {
+    const detectors = [...byDetector.entries()]
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .slice(0, 10)
+      .map(([id, n]) => `${id} (${n}: ${severities(detectorSeverities.get(id) ?? new Map())})`);
+    lines.push(`By detector: ${detectors.join(', ')}`);
+  }
   if (byWho.size > 0) lines.push(`Noisiest identities: ${top(byWho, 5)}`);
 
   const soon = d.silences.filter((s) => {
@@ -108,7 +131,7 @@ export function buildDigest(d: DigestInput): string {
       ? formatDuration(Math.round(intervals.reduce((a, b) => a + b, 0) / intervals.length))
       : 'unknown';
     lines.push(
-      `Rotation health: ${d.rotation.length} rotation-managed paths, ${overdue.length} overdue; mean time between rotations ${mean}.` +
+      `Rotation health: ${d.rotation.length} rotation-managed paths, ${overdue.length} overdue; mean time to rotate ${mean} (a secret's life between two rotations).` +
         (overdue.length > 0
           ? ` Overdue: ${overdue
               .slice(0, 10)

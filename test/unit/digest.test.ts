@@ -82,12 +82,29 @@ describe('daily digest', () => {
     expect(text).toContain(
       'Alerts opened in the last 24 h: *3* (3 high; 1 silenced or inhibited); 2 open now.',
     );
-    expect(text).toContain('By detector: secret-read-spike (2), root-token-used (1)');
+    expect(text).toContain('By detector: secret-read-spike (2: 2 high), root-token-used (1: 1 high)');
     expect(text).toContain('Noisiest identities: approle (role payments) (2), root (1)');
     expect(text).toContain('sil-1 (by bob');
     expect(text).not.toContain('sil-2');
     expect(text).toContain(
-      '2 rotation-managed paths, 1 overdue; mean time between rotations 1d. Overdue: database/rotate-role/app (last 2026-03-01)',
+      "2 rotation-managed paths, 1 overdue; mean time to rotate 1d (a secret's life between two rotations). Overdue: database/rotate-role/app (last 2026-03-01)",
     );
+  });
+
+  it('keeps the day across a restart (the collector is checkpointed)', async () => {
+    const c = new DigestCollector();
+    await c.write([open('root-token-used', 'critical', 'root', 1), open('policy-changed', 'high', 'bob', 2)]);
+    const restored = new DigestCollector();
+    restored.restore(structuredClone(c.snapshot()));
+    const text = buildDigest({
+      now,
+      environment: 'p',
+      opened: restored.lastDay(now),
+      openAlerts: 0,
+      silences: [],
+      rotation: [],
+    });
+    expect(text).toContain('*2* (1 critical, 1 high)');
+    expect(text).toContain('By detector: policy-changed (1: 1 high), root-token-used (1: 1 critical)');
   });
 });
