@@ -1,11 +1,14 @@
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAuditLine, peekRequest } from '../../src/audit/entry.js';
 import { looksSecret } from '../../src/audit/secrets.js';
 import { loadDetectors } from '../../src/detect/loader.js';
-import { toDeadLetterRecord } from '../../src/ingest/dead-letter.js';
+import { FileDeadLetterSink } from '../../src/ingest/dead-letter.js';
+import { Metrics } from '../../src/ops/metrics.js';
 import type { RawRecord } from '../../src/ingest/source.js';
 import { emptyOutput, Pipeline } from '../../src/pipeline.js';
 
@@ -42,6 +45,20 @@ const hostile: [string, Buffer | string][] = [
     `{"time":"2026-03-02T14:00:00Z","type":"request","request":{"id":"x","path":"${'a'.repeat(2_000_000)}","operation":"read"}}`,
   ],
   ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0x74, 0xc3, 0x28, 0x22, 0x7d])],
+  [
+    'invalid UTF-8 inside otherwise valid JSON',
+    Buffer.concat([
+      Buffer.from(
+        '{"time":"2026-03-02T14:00:00Z","type":"response","request":{"id":"u8","path":"secret/data/',
+      ),
+      Buffer.from([0xff, 0xfe, 0xc3]),
+      Buffer.from('","operation":"read"}}'),
+    ]),
+  ],
+  [
+    'lone surrogate escape',
+    '{"time":"2026-03-02T14:00:00Z","type":"response","request":{"id":"s","path":"secret/\\ud800","operation":"read"},"error":"\\udfff"}',
+  ],
   ['binary noise', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256))],
   ['NUL bytes', Buffer.from('{"time":"\u0000","type":"request"}')],
   [
@@ -67,7 +84,7 @@ describe('hostile lines', () => {
     expect(() => peekRequest(typeof line === 'string' ? Buffer.from(line) : line)).not.toThrow();
   });
 
-  it('are all dead-lettered (or safely parsed), and good lines around them give the same alerts', () => {
+  it('are all dead-lettered (or safely parsed), and good lines around them give the same alerts', async () => {
     const clean = newPipeline();
     const cleanOut = emptyOutput();
     clean.processRecords(
@@ -89,20 +106,38 @@ describe('hostile lines', () => {
     expect(() => mixed.processRecords(records, mixedOut)).not.toThrow();
     mixed.drain(mixedOut);
 
+    expect(cleanOut.transitions.length).toBeGreaterThan(5);
     expect(mixedOut.transitions.map((t) => t.alert.id)).toEqual(cleanOut.transitions.map((t) => t.alert.id));
+    // Every good access is there, plus the odd but valid hostile ones.
+    expect(mixed.counters.events).toBe(clean.counters.events + countValidOddities(records));
     // Every hostile line is counted as dead-lettered, except two that are valid (if odd) entries and
     // become accesses of their own: the prototype one and the 2 MB path (the sources cap line length,
     // this test feeds the pipeline directly).
     expect(mixed.counters.deadLettered).toBe(records.length - fixture.length - countValidOddities(records));
     expect(mixedOut.deadLetters.length).toBe(mixed.counters.deadLettered);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
-    // Nothing secret survives into what is stored about a bad line.
-    for (const d of mixedOut.deadLetters) {
-      const stored = JSON.stringify(
-        toDeadLetterRecord({ at: 'now', source: 't', origin: d.origin, reason: d.reason, line: d.line }),
-      );
-      expect(stored).not.toContain(CANARY);
-      expect(looksSecret(stored)).toBe(false);
+
+    // Counted in the metrics, by a bounded reason ...
+    const metrics = new Metrics({ processMetrics: false });
+    metrics.recordStep(mixedOut, 'file');
+    const counted =
+      (await metrics.registry.getSingleMetric('vigil_dead_lettered_total')?.get())?.values ?? [];
+    expect(counted.reduce((sum, v) => sum + v.value, 0)).toBe(mixed.counters.deadLettered);
+    for (const v of counted) expect(String(v.labels['reason'])).toMatch(/^[^"]{1,60}$/);
+    // ... and set aside in the dead-letter file, one readable record each, with nothing secret in it.
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-hostile-'));
+    const sink = new FileDeadLetterSink({ path: join(dir, 'dead.ndjson') });
+    for (const d of mixedOut.deadLetters)
+      await sink.put({ at: 'now', source: 'file', origin: d.origin, reason: d.reason, line: d.line });
+    await sink.close();
+    const stored = readFileSync(join(dir, 'dead.ndjson'), 'utf8').split('\n').filter(Boolean);
+    expect(stored).toHaveLength(mixed.counters.deadLettered);
+    for (const text of stored) {
+      const r = JSON.parse(text) as { reason?: string; origin?: string };
+      expect(r.reason).toBeTruthy();
+      expect(r.origin).toMatch(/^test:\d+$/);
+      expect(text).not.toContain(CANARY);
+      expect(looksSecret(text)).toBe(false);
     }
   });
 });
@@ -110,7 +145,11 @@ describe('hostile lines', () => {
 function countValidOddities(records: RawRecord[]): number {
   return records.filter((r) => {
     const head = r.line.toString('latin1', 0, 200);
-    return head.startsWith('{"__proto__"') || head.includes('"path":"aaaaaaaa');
+    return (
+      head.startsWith('{"__proto__"') ||
+      head.includes('"path":"aaaaaaaa') ||
+      head.includes('"path":"secret/\\ud800')
+    );
   }).length;
 }
 
