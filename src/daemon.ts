@@ -121,7 +121,11 @@ export class Daemon {
       this.sources.push(this.kafka);
     }
 
-    this.alertLog = new AlertLogSink(config.outputs.alert_log.path);
+    this.alertLog = new AlertLogSink(config.outputs.alert_log.path, (err, first) => {
+      this.metrics.storageFailures.inc({ store: 'alert-log' });
+      if (first)
+        logger.error({ err }, 'cannot write the alert log; alerts go on to notifications and wait in memory');
+    });
     const sinks: AlertSink[] = [this.alertLog, this.digest];
     const consoleOut = options.consoleOut ?? process.stdout;
     const tty = Boolean((consoleOut as { isTTY?: boolean }).isTTY);
@@ -381,6 +385,8 @@ export class Daemon {
       : stateFaults.length > 0
         ? { ok: false, detail: stateFaults.join('; ') }
         : { ok: true };
+    const alertLogFault = this.alertLog.writeFault();
+    if (alertLogFault) checks['alert-log'] = { ok: false, detail: `not writable: ${alertLogFault}` };
     for (const s of this.sources)
       checks[`source:${s.name}`] = s.isReady() ? { ok: true } : { ok: false, detail: 'not connected' };
     const ob = this.outbox.stats();

@@ -174,7 +174,11 @@ export class Runner {
     await Promise.all(this.options.sources.map((s) => s.stop()));
     await this.queue.catch(() => undefined);
     await this.checkpoint().catch((err: unknown) => logger.error({ err }, 'final checkpoint failed'));
-    for (const sink of this.options.sinks) await sink.close();
+    for (const sink of this.options.sinks)
+      await sink.close().catch((err: unknown) =>
+        // What it could not write is still in the journal, which the next start offers again.
+        logger.error({ err, sink: sink.name }, 'output could not be closed cleanly'),
+      );
     await this.options.parseAhead?.close();
     await this.options.eventSink?.close();
     await this.options.deadLetter.close();
@@ -245,7 +249,14 @@ export class Runner {
 
   private async checkpointNow(): Promise<void> {
     const { state, journal, sinks, pipeline, logger, deadLetter, eventSink } = this.options;
-    for (const sink of sinks) await sink.flush();
+    try {
+      for (const sink of sinks) await sink.flush();
+    } catch (err) {
+      // An output that cannot make its transitions durable holds the checkpoint back: the journal
+      // keeps them until it can.
+      this.checkpointFailed(err as Error);
+      return;
+    }
     await eventSink?.flush();
     await deadLetter.flush?.();
     if (!state) return;
@@ -264,10 +275,7 @@ export class Runner {
       this.status.lastCheckpointAt = checkpoint.savedAt;
       this.status.lastCheckpointError = undefined;
     } catch (err) {
-      // Keep detecting; the journal still protects outputs and sources keep their old positions.
-      this.status.checkpointFailures++;
-      this.status.lastCheckpointError = (err as Error).message;
-      logger.error({ err }, 'could not write the state checkpoint; will retry at the next interval');
+      this.checkpointFailed(err as Error);
       return;
     }
     // Keep recovered transitions the replay has not reached yet (bounded: a day of event time).
@@ -287,6 +295,16 @@ export class Runner {
         );
       }
     }
+  }
+
+  private checkpointFailed(err: Error): void {
+    // Keep detecting; the journal still protects outputs and sources keep their old positions.
+    this.status.checkpointFailures++;
+    this.status.lastCheckpointError = err.message;
+    this.options.logger.error(
+      { err },
+      'could not write the state checkpoint; will retry at the next interval',
+    );
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

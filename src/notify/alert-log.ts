@@ -21,14 +21,27 @@ const TAIL_BYTES = 4 * 1024 * 1024;
 /**
  * The alert log: one JSON transition record per line (the DESIGN.md contract), appended. The file
  * itself says what it already holds, so a transition offered again after a crash is not repeated.
+ *
+ * A full or read-only disk does not stop the alerts: `write` never throws, so the sinks after this
+ * one (notifications) still get them. Lines that could not be written wait in memory, in order, and
+ * go out with the next write that succeeds. `flush` (before every checkpoint) fails while any wait,
+ * so no checkpoint moves past an alert the log does not have: after a crash the journal offers it
+ * again.
  */
 export class AlertLogSink implements AlertSink {
   readonly name = 'alert-log';
   private fd: number;
   private readonly written = new Set<string>();
   private pending: string[] = [];
+  /** The unwritten end of a write the disk cut short. */
+  private remainder: Buffer | undefined;
+  private fault: string | undefined;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    /** Each failed write; `first` for the first of a fault. */
+    private readonly onWriteError: (err: Error, first: boolean) => void = () => undefined,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
     if (existsSync(path)) for (const key of tailKeys(path)) this.written.add(key);
     this.fd = openSync(path, 'a', 0o640);
@@ -44,13 +57,30 @@ export class AlertLogSink implements AlertSink {
   }
 
   async flush(): Promise<void> {
-    this.writePending();
+    if (!this.writePending())
+      throw new Error(
+        `alert log ${this.path} cannot be written (${this.fault ?? 'unknown error'}); ${this.waiting()} transition(s) wait in memory`,
+      );
     fsyncSync(this.fd);
   }
 
   async close(): Promise<void> {
-    await this.flush();
-    closeSync(this.fd);
+    try {
+      await this.flush();
+    } finally {
+      closeSync(this.fd);
+    }
+  }
+
+  private waiting(): number {
+    let lines = this.pending.length;
+    if (this.remainder) for (const byte of this.remainder) if (byte === 0x0a) lines++;
+    return lines;
+  }
+
+  /** Why the last write failed, while transitions wait in memory. */
+  writeFault(): string | undefined {
+    return this.fault;
   }
 
   /** Rotate the file when it is too large (after a checkpoint, so no recovery needs its tail). */
@@ -63,10 +93,25 @@ export class AlertLogSink implements AlertSink {
     return true;
   }
 
-  private writePending(): void {
-    if (this.pending.length === 0) return;
-    writeSync(this.fd, this.pending.join('\n') + '\n');
+  /** True when nothing waits any more. */
+  private writePending(): boolean {
+    if (this.pending.length === 0 && !this.remainder) return true;
+    const fresh = this.pending.length > 0 ? Buffer.from(this.pending.join('\n') + '\n') : undefined;
+    let buf = this.remainder && fresh ? Buffer.concat([this.remainder, fresh]) : (this.remainder ?? fresh);
+    this.remainder = undefined;
     this.pending = [];
+    try {
+      while (buf && buf.length > 0) buf = buf.subarray(writeSync(this.fd, buf));
+    } catch (err) {
+      // Only the bytes not yet written are kept: a retry never repeats half a line.
+      this.remainder = buf;
+      const first = this.fault === undefined;
+      this.fault = (err as Error).message;
+      this.onWriteError(err as Error, first);
+      return false;
+    }
+    this.fault = undefined;
+    return true;
   }
 }
 

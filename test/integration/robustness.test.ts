@@ -214,7 +214,7 @@ describe('robustness of the daemon', () => {
     }
   }, 300_000);
 
-  it('keeps detecting while Slack and PagerDuty are down and the state directory is unwritable, reports it, and catches up', async () => {
+  it('keeps detecting while Slack and PagerDuty are down and the state directory and alert log are unwritable, reports it, and catches up', async () => {
     const chattr = spawnSync('chattr', ['--version']);
     expect(
       chattr.error,
@@ -253,17 +253,22 @@ describe('robustness of the daemon', () => {
       await waitForStart(d);
       const stateDir = join(c.dir, 'state');
       await waitFor('a first checkpoint', () => readdirSync(stateDir).includes('checkpoint.v8'));
-      // Every file in it too: checkpoint, transition journal, outbox log.
-      execFileSync('chattr', ['-R', '+i', stateDir]);
+      // Every file in it too (checkpoint, transition journal, outbox log), and the alert log.
+      execFileSync('chattr', ['-R', '+i', stateDir, c.alerts]);
       let openedBefore = 0;
       try {
         openedBefore = readTransitions(c.alerts).filter((t) => t.action === 'open').length;
         appendFileSync(stream, lines.slice(split).join('\n') + '\n');
-        // Detection goes on: every alert of the reference is written although nothing can be
-        // delivered or made durable.
+        // Detection goes on: every alert of the reference is opened (the metrics say so, as the
+        // alert log cannot be written) although nothing can be delivered or made durable.
         await waitFor(
           'every alert during the outage',
-          () => readTransitions(c.alerts).filter((t) => t.action === 'open').length >= expectedOpens.length,
+          async () => {
+            const m = (await httpGet(port, '/metrics'))?.body;
+            return (
+              m !== undefined && metricSum(m, 'vigil_alerts_total', /action="open"/) >= expectedOpens.length
+            );
+          },
           120_000,
         );
         const ready = await waitFor(
@@ -278,6 +283,7 @@ describe('robustness of the daemon', () => {
             return state.includes('last checkpoint failed') &&
               state.includes('journal not writable') &&
               state.includes('outbox not writable') &&
+              checks['alert-log']?.ok === false &&
               checks['notifications']?.ok === false
               ? r
               : undefined;
@@ -291,6 +297,9 @@ describe('robustness of the daemon', () => {
           0,
         );
         expect(metricSum(metrics, 'vigil_storage_write_failures_total', /store="outbox"/)).toBeGreaterThan(0);
+        expect(metricSum(metrics, 'vigil_storage_write_failures_total', /store="alert-log"/)).toBeGreaterThan(
+          0,
+        );
         for (const receiver of ['chat', 'pager'])
           expect(
             metricSum(
@@ -305,10 +314,11 @@ describe('robustness of the daemon', () => {
         expect(out).toMatch(/could not write the state checkpoint/);
         expect(out).toMatch(/cannot write the alert transition journal/);
         expect(out).toMatch(/outbox: cannot write its log/);
+        expect(out).toMatch(/cannot write the alert log/);
         expect(out).toMatch(/"receiver":"chat".*notification delivery failed/);
         expect(out).toMatch(/"receiver":"pager".*notification delivery failed/);
       } finally {
-        execFileSync('chattr', ['-R', '-i', stateDir]);
+        execFileSync('chattr', ['-R', '-i', stateDir, c.alerts]);
       }
       // Alerts were opened from events that arrived during the fault, not only before it.
       expect(openedBefore).toBeLessThan(expectedOpens.length);
