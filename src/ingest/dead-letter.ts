@@ -120,7 +120,11 @@ export interface FileDeadLetterSinkOptions {
   maxBufferedBytes?: number;
   /** Excerpt length in bytes before scrubbing (default 64 KiB). */
   excerptBytes?: number;
-  /** Write failures (the records of a failed flush are dropped and counted). */
+  /** Records of a failed write are kept for the next one, up to this much (default 16 MiB). */
+  maxHeldBytes?: number;
+  /** After a failed write, try again this long later even if nothing new arrives (default 5 s). */
+  retryMs?: number;
+  /** Write failures (records kept for a retry, and any dropped beyond `maxHeldBytes` or at close). */
   onError?: (err: Error) => void;
 }
 
@@ -137,7 +141,8 @@ export interface DeadLetterStats {
  * Appends one JSON record per line to a file (mode 0600, directory created 0700 if missing).
  * Records are buffered and appended together on a short timer, when the buffer is large, and on
  * close. Each flush opens the file in append mode, so a file removed or rotated by an operator is
- * simply re-created. A write failure is reported through `onError` and counted; it never throws
+ * simply re-created. A write failure is reported through `onError` and counted, and its records
+ * are kept (bounded) for the next write; it never throws
  * out of `put` and never crashes the process.
  */
 export class FileDeadLetterSink implements DeadLetterSink {
@@ -146,8 +151,12 @@ export class FileDeadLetterSink implements DeadLetterSink {
   private readonly maxBufferedBytes: number;
   private readonly excerptBytes: number;
   private readonly onError: (err: Error) => void;
+  private readonly maxHeldBytes: number;
+  private readonly retryMs: number;
 
   private buffer: string[] = [];
+  /** Records a failed write left, oldest first; written before anything newer. */
+  private held: string[] = [];
   private bufferedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -161,6 +170,8 @@ export class FileDeadLetterSink implements DeadLetterSink {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
     this.excerptBytes = options.excerptBytes ?? DEAD_LETTER_EXCERPT_BYTES;
     this.onError = options.onError ?? (() => undefined);
+    this.maxHeldBytes = options.maxHeldBytes ?? 16 * 1024 * 1024;
+    this.retryMs = options.retryMs ?? 5000;
   }
 
   async put(entry: DeadLetterEntry): Promise<void> {
@@ -182,17 +193,32 @@ export class FileDeadLetterSink implements DeadLetterSink {
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.buffer.length === 0) return this.flushing;
+    if (this.buffer.length === 0 && this.held.length === 0) return this.flushing;
     const lines = this.buffer;
     this.buffer = [];
     this.bufferedBytes = 0;
-    this.flushing = this.flushing.then(() => this.write(lines));
+    this.flushing = this.flushing.then(() => {
+      const all = this.held.concat(lines);
+      this.held = [];
+      return this.write(all);
+    });
     return this.flushing;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.held.length > 0) {
+      this.counters.dropped += this.held.length;
+      this.onError(
+        new Error(
+          `dead-letter file ${this.path} still cannot be written: ${this.held.length} records dropped at close`,
+        ),
+      );
+      this.held = [];
+    }
   }
 
   stats(): DeadLetterStats {
@@ -210,11 +236,27 @@ export class FileDeadLetterSink implements DeadLetterSink {
     } catch (err) {
       this.dirReady = false;
       this.counters.errors++;
-      this.counters.dropped += lines.length;
+      // Kept in order for the next write, as far as the cap allows; the newest beyond it are lost.
+      let bytes = 0;
+      let keep = 0;
+      while (keep < lines.length && bytes + (lines[keep] as string).length <= this.maxHeldBytes)
+        bytes += (lines[keep++] as string).length;
+      this.held = lines.slice(0, keep);
+      const dropped = lines.length - keep;
+      this.counters.dropped += dropped;
       const e = err instanceof Error ? err : new Error(String(err));
       this.onError(
-        new Error(`dead-letter write to ${this.path} failed (${lines.length} records dropped): ${e.message}`),
+        new Error(
+          `dead-letter write to ${this.path} failed (${keep} records kept for a retry${dropped ? `, ${dropped} dropped` : ''}): ${e.message}`,
+        ),
       );
+      if (!this.closed) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          void this.flush();
+        }, this.retryMs);
+        this.timer.unref?.();
+      }
     }
   }
 }
