@@ -308,8 +308,6 @@ export const configSchema = z.strictObject({
       pretty: z.enum(['auto', 'always', 'never']).default('auto'),
     })
     .prefault({}),
-  /** Filters (same shape as a detector's match) for events no detector should see (health checks). */
-  ignore: z.array(matchSchema).default([]),
 });
 
 export type Config = z.infer<typeof configSchema>;
