@@ -3,7 +3,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { alertDecorator } from './alerts/decorate.js';
 import type { AlertPolicy } from './alerts/policy.js';
-import { SilenceStore, silenceFromConfig } from './alerts/silences.js';
+import type { Decorate } from './alerts/lifecycle.js';
+import { SilenceStore, silenceFromConfig, type Silence } from './alerts/silences.js';
 import { changedSettings, needingRestart } from './config/changes.js';
 import { loadConfig, type LoadConfigOptions } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -69,6 +70,9 @@ export interface DaemonOptions {
   metrics?: Metrics;
 }
 
+/** How long (at most; `notify.stuck_after` if shorter) a receiver's attempts must keep failing before readiness reports it unreachable. */
+const RECEIVER_FAILING_AFTER_MS = 30_000;
+
 /**
  * `vigil run`: wires configured sources, the pipeline and outputs through the runner; runs the
  * scheduled jobs, the health/metrics endpoint and configuration reload. Everything here is
@@ -93,6 +97,7 @@ export class Daemon {
   private ops: OpsServer | undefined;
   private stopping: Promise<void> | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
+  private checkpointFailuresSeen = 0;
   private receivers: Receiver[];
   private readonly elasticsearch: ElasticsearchOutput | undefined;
   /** The Kafka source built from `sources.kafka`, when enabled. */
@@ -152,6 +157,7 @@ export class Daemon {
       configured: new Set(config.notify.receivers.map((r) => r.name)),
       updateThrottleMs: config.notify.update_throttle,
       enqueue: (ns) => this.outbox.enqueue(ns),
+      durable: () => this.outbox.durable(),
       logger,
     });
     sinks.push(this.notify, ...(options.extraSinks ?? []));
@@ -284,12 +290,6 @@ export class Daemon {
   }
 
   /**
-   * SIGHUP: load configuration and detectors again. Invalid input is rejected and the running
-   * configuration kept. Detectors whose analyzer and parameters did not change keep their learned
-   * state; routes, receivers' routing, silences from configuration and tuning apply at once;
-   * sources, state directory and the HTTP listener need a restart.
-   */
-  /**
    * Configuration reload (SIGHUP): read the configuration and detectors again and apply what can be
    * applied while running — detectors (their learned state is kept unless their analyzer or its
    * parameters changed), known schedules, rotation policies, silences, maintenance windows,
@@ -308,11 +308,16 @@ export class Daemon {
     let config: Config;
     let detectors: Detector[];
     let policy: AlertPolicy;
+    let silences: Silence[];
+    let decorate: Decorate;
     try {
       config = loadConfig(this.options.configSource ?? {}).config;
       detectors = loadConfiguredDetectors(config);
-      // Built before anything is swapped, so a bad window or rule rejects the whole reload.
+      // Everything is built before anything is swapped, so a bad window, rule or silence rejects
+      // the whole reload.
       policy = alertPolicy(config, this.silences);
+      silences = config.silences.map(silenceFromConfig);
+      decorate = alertDecorator(config);
     } catch (err) {
       logger.error(
         { err: (err as Error).message },
@@ -323,11 +328,11 @@ export class Daemon {
     try {
       const fresh = await this.runner.exclusive(() => {
         const restarted = this.pipeline.replaceDetectors(detectors, analyzerEnv(config));
-        this.pipeline.reconfigure({ policy, decorate: alertDecorator(config) });
+        this.pipeline.reconfigure({ policy, decorate });
         return restarted;
       });
       this.notify.reconfigure(config.notify.route, config.notify.update_throttle);
-      this.silences.setConfigSilences(config.silences.map(silenceFromConfig));
+      this.silences.setConfigSilences(silences);
       logger.level = config.log.level;
       const changed = changedSettings(this.config, config);
       const restartNeeded = needingRestart(changed).map((c) =>
@@ -363,6 +368,19 @@ export class Daemon {
     const ob = this.outbox.stats();
     for (const [receiver, n] of Object.entries(ob.pending)) this.metrics.outboxDepth.set({ receiver }, n);
     this.metrics.outboxDead.set(ob.deadLetters);
+    // Checkpoints also run at a Kafka rebalance and at stop: the runner counts them all.
+    const s = this.runner.status;
+    if (s.checkpointFailures > this.checkpointFailuresSeen) {
+      this.metrics.checkpointFailures.inc(s.checkpointFailures - this.checkpointFailuresSeen);
+      this.checkpointFailuresSeen = s.checkpointFailures;
+    }
+    if (s.lastCheckpointAt) this.metrics.lastCheckpoint.set(Date.parse(s.lastCheckpointAt) / 1000);
+    if (s.lastCheckpointBytes !== undefined) this.metrics.stateBytes.set(s.lastCheckpointBytes);
+  }
+
+  /** Run a scheduled job now (tests; the schedule's no-overlap rule applies). */
+  runJob(name: string): Promise<void> {
+    return this.scheduler.runNow(name, this.jobs);
   }
 
   /** Sources connected, state restored and writable, outputs reachable. */
@@ -390,6 +408,16 @@ export class Daemon {
     for (const s of this.sources)
       checks[`source:${s.name}`] = s.isReady() ? { ok: true } : { ok: false, detail: 'not connected' };
     const ob = this.outbox.stats();
+    // A receiver failing for a while with work waiting is unreachable, whatever the queue's age.
+    for (const [name, f] of Object.entries(ob.failing)) {
+      const waiting = ob.pending[name] ?? 0;
+      const after = Math.min(RECEIVER_FAILING_AFTER_MS, this.config.notify.stuck_after);
+      if (waiting > 0 && Date.now() - f.since >= after)
+        checks[`receiver:${name}`] = {
+          ok: false,
+          detail: `failing for ${Math.round((Date.now() - f.since) / 1000)} s (${f.reason}); ${waiting} waiting`,
+        };
+    }
     const stuck = (ob.oldestPendingAgeMs ?? 0) > this.config.notify.stuck_after;
     checks['notifications'] = stuck
       ? {
@@ -415,10 +443,7 @@ export class Daemon {
         schedule: everyAsCron(config.state.snapshot_interval),
         run: async () => {
           await this.runner.checkpoint();
-          const s = this.runner.status;
-          if (s.lastCheckpointError) this.metrics.checkpointFailures.inc();
-          else if (s.lastCheckpointAt) this.metrics.lastCheckpoint.set(Date.parse(s.lastCheckpointAt) / 1000);
-          if (s.lastCheckpointBytes !== undefined) this.metrics.stateBytes.set(s.lastCheckpointBytes);
+          this.refreshGauges();
           for (const [id, n] of Object.entries(this.pipeline.engine.sizes()))
             this.metrics.stateGroups.set({ detector: id }, n);
         },

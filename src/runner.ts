@@ -254,7 +254,7 @@ export class Runner {
     } catch (err) {
       // An output that cannot make its transitions durable holds the checkpoint back: the journal
       // keeps them until it can.
-      this.checkpointFailed(err as Error);
+      this.checkpointFailed(err as Error, 'checkpoint held back: an output cannot make its alerts durable');
       return;
     }
     await eventSink?.flush();
@@ -297,14 +297,14 @@ export class Runner {
     }
   }
 
-  private checkpointFailed(err: Error): void {
+  private checkpointFailed(
+    err: Error,
+    message = 'could not write the state checkpoint; will retry at the next interval',
+  ): void {
     // Keep detecting; the journal still protects outputs and sources keep their old positions.
     this.status.checkpointFailures++;
     this.status.lastCheckpointError = err.message;
-    this.options.logger.error(
-      { err },
-      'could not write the state checkpoint; will retry at the next interval',
-    );
+    this.options.logger.error({ err }, message);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -37,7 +37,12 @@ export async function runDaemon(opts: { config?: string; env?: string }): Promis
     process.exit(EXIT.FAILURE);
   });
   process.on('unhandledRejection', (reason) => {
-    log.error({ err: reason }, 'unhandled promise rejection');
+    log.fatal(
+      { err: reason },
+      'unhandled promise rejection; exiting (state resumes from the last checkpoint)',
+    );
+    log.flush();
+    process.exit(EXIT.FAILURE);
   });
   log.info({ files, environment: config.environment }, 'configuration loaded');
   const running = new Daemon({ config, logger: log, configSource });

@@ -17,6 +17,8 @@ export const LIVE_SETTINGS: ReadonlySet<string> = new Set([
   'notify.route',
   'notify.update_throttle',
   'notify.incident_window',
+  'notify.stuck_after',
+  'pipeline.idle_advance_after',
   'log.level',
 ]);
 

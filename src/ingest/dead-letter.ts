@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { scrubLine, scrubText } from '../audit/secrets.js';
 
@@ -155,8 +155,11 @@ export class FileDeadLetterSink implements DeadLetterSink {
   private readonly retryMs: number;
 
   private buffer: string[] = [];
-  /** Records a failed write left, oldest first; written before anything newer. */
-  private held: string[] = [];
+  /**
+   * Records a failed write left, oldest first, written before anything newer; the first may be the
+   * unwritten end of a record the disk cut short (finished, never repeated).
+   */
+  private held: Buffer[] = [];
   private bufferedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -198,7 +201,7 @@ export class FileDeadLetterSink implements DeadLetterSink {
     this.buffer = [];
     this.bufferedBytes = 0;
     this.flushing = this.flushing.then(() => {
-      const all = this.held.concat(lines);
+      const all = this.held.concat(lines.map((l) => Buffer.from(l)));
       this.held = [];
       return this.write(all);
     });
@@ -225,23 +228,39 @@ export class FileDeadLetterSink implements DeadLetterSink {
     return { ...this.counters };
   }
 
-  private async write(lines: string[]): Promise<void> {
+  private async write(records: Buffer[]): Promise<void> {
+    const data = Buffer.concat(records);
+    let done = 0;
     try {
       if (!this.dirReady) {
         await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
         this.dirReady = true;
       }
-      await appendFile(this.path, lines.join(''), { mode: 0o600, flag: 'a' });
-      this.counters.written += lines.length;
+      const fh = await open(this.path, 'a', 0o600);
+      try {
+        while (done < data.length) done += (await fh.write(data, done)).bytesWritten;
+      } finally {
+        await fh.close();
+      }
+      this.counters.written += records.length;
     } catch (err) {
       this.dirReady = false;
       this.counters.errors++;
-      // Kept in order for the next write, as far as the cap allows; the newest beyond it are lost.
+      // What was not written is kept in order for the next write (a record cut short keeps only
+      // its unwritten end), as far as the cap allows; the newest beyond it are lost.
+      const left: Buffer[] = [];
+      let at = 0;
+      for (const r of records) {
+        if (at + r.length > done) left.push(at >= done ? r : r.subarray(done - at));
+        else this.counters.written++;
+        at += r.length;
+      }
       let bytes = 0;
       let keep = 0;
-      while (keep < lines.length && bytes + (lines[keep] as string).length <= this.maxHeldBytes)
-        bytes += (lines[keep++] as string).length;
-      this.held = lines.slice(0, keep);
+      while (keep < left.length && bytes + (left[keep] as Buffer).length <= this.maxHeldBytes)
+        bytes += (left[keep++] as Buffer).length;
+      this.held = left.slice(0, keep);
+      const lines = left;
       const dropped = lines.length - keep;
       this.counters.dropped += dropped;
       const e = err instanceof Error ? err : new Error(String(err));

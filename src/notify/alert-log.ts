@@ -23,64 +23,95 @@ const TAIL_BYTES = 4 * 1024 * 1024;
  * itself says what it already holds, so a transition offered again after a crash is not repeated.
  *
  * A full or read-only disk does not stop the alerts: `write` never throws, so the sinks after this
- * one (notifications) still get them. Lines that could not be written wait in memory, in order, and
- * go out with the next write that succeeds. `flush` (before every checkpoint) fails while any wait,
- * so no checkpoint moves past an alert the log does not have: after a crash the journal offers it
- * again.
+ * one (notifications) still get them. Lines that could not be written wait in memory, in order (up
+ * to `maxHeldBytes`; newer ones are dropped and counted), and go out with the next write that
+ * succeeds. `flush` (before every checkpoint) fails while any wait, so no checkpoint moves past an
+ * alert the log does not have and after a crash the journal offers it again — for
+ * `holdCheckpointsForMs` at most: past that, checkpoints (and Kafka commits) go ahead and what waits
+ * lives in memory only.
  */
 export class AlertLogSink implements AlertSink {
   readonly name = 'alert-log';
   private fd: number;
   private readonly written = new Set<string>();
   private pending: string[] = [];
-  /** The unwritten end of a write the disk cut short. */
+  private pendingBytes = 0;
+  /** The unwritten end of a write the disk cut short (or a newline a torn last line needs). */
   private remainder: Buffer | undefined;
-  private fault: string | undefined;
+  private fault: { message: string; since: number; lastAttempt: number; dropped: number } | undefined;
+  private readonly maxHeldBytes: number;
+  private readonly holdCheckpointsForMs: number;
+  private readonly now: () => number;
 
   constructor(
     readonly path: string,
     /** Each failed write; `first` for the first of a fault. */
     private readonly onWriteError: (err: Error, first: boolean) => void = () => undefined,
+    limits: { maxHeldBytes?: number; holdCheckpointsForMs?: number; now?: () => number } = {},
   ) {
+    this.maxHeldBytes = limits.maxHeldBytes ?? 16 * 1024 * 1024;
+    this.holdCheckpointsForMs = limits.holdCheckpointsForMs ?? 10 * 60_000;
+    this.now = limits.now ?? Date.now;
     mkdirSync(dirname(path), { recursive: true });
-    if (existsSync(path)) for (const key of tailKeys(path)) this.written.add(key);
+    if (existsSync(path)) {
+      for (const key of tailKeys(path)) this.written.add(key);
+      // A write cut short before a crash left half a line: the next line starts on a line of its own.
+      if (!endsWithNewline(path)) this.remainder = Buffer.from('\n');
+    }
     this.fd = openSync(path, 'a', 0o640);
   }
 
   async write(transitions: readonly AlertTransition[], recovering = false): Promise<void> {
     for (const t of transitions) {
       if (recovering && this.written.has(transitionKey(t))) continue;
-      this.pending.push(JSON.stringify(t));
+      const line = JSON.stringify(t);
+      if (this.fault && this.pendingBytes + line.length > this.maxHeldBytes) {
+        this.fault.dropped++;
+        continue;
+      }
+      this.pending.push(line);
+      this.pendingBytes += line.length + 1;
     }
-    // Written at once (readers tail this file); made durable (fsync) before each checkpoint.
-    this.writePending();
+    // Written at once (readers tail this file); made durable (fsync) before each checkpoint. While
+    // the disk refuses, tried at most once a second.
+    if (!this.fault || this.now() - this.fault.lastAttempt >= 1000) this.writePending();
   }
 
   async flush(): Promise<void> {
-    if (!this.writePending())
-      throw new Error(
-        `alert log ${this.path} cannot be written (${this.fault ?? 'unknown error'}); ${this.waiting()} transition(s) wait in memory`,
-      );
+    if (!this.writePending()) {
+      const fault = this.fault as NonNullable<typeof this.fault>;
+      if (this.now() - fault.since < this.holdCheckpointsForMs)
+        throw new Error(
+          `alert log ${this.path} cannot be written (${fault.message}); ${this.waiting()} transition(s) wait in memory`,
+        );
+      return;
+    }
     fsyncSync(this.fd);
   }
 
   async close(): Promise<void> {
     try {
       await this.flush();
+      if (this.fault)
+        throw new Error(
+          `alert log ${this.path} still cannot be written (${this.fault.message}); ${this.waiting()} transition(s) lost from it (the journal may offer them again at the next start)`,
+        );
     } finally {
       closeSync(this.fd);
     }
+  }
+
+  /** Why the last write failed, while transitions wait in memory. */
+  writeFault(): string | undefined {
+    if (!this.fault) return undefined;
+    const dropped = this.fault.dropped ? `; ${this.fault.dropped} dropped beyond what memory holds` : '';
+    return `${this.fault.message} (${this.waiting()} waiting${dropped})`;
   }
 
   private waiting(): number {
     let lines = this.pending.length;
     if (this.remainder) for (const byte of this.remainder) if (byte === 0x0a) lines++;
     return lines;
-  }
-
-  /** Why the last write failed, while transitions wait in memory. */
-  writeFault(): string | undefined {
-    return this.fault;
   }
 
   /** Rotate the file when it is too large (after a checkpoint, so no recovery needs its tail). */
@@ -100,18 +131,35 @@ export class AlertLogSink implements AlertSink {
     let buf = this.remainder && fresh ? Buffer.concat([this.remainder, fresh]) : (this.remainder ?? fresh);
     this.remainder = undefined;
     this.pending = [];
+    this.pendingBytes = 0;
     try {
       while (buf && buf.length > 0) buf = buf.subarray(writeSync(this.fd, buf));
     } catch (err) {
       // Only the bytes not yet written are kept: a retry never repeats half a line.
       this.remainder = buf;
       const first = this.fault === undefined;
-      this.fault = (err as Error).message;
+      const now = this.now();
+      this.fault ??= { message: '', since: now, lastAttempt: now, dropped: 0 };
+      this.fault.message = (err as Error).message;
+      this.fault.lastAttempt = now;
       this.onWriteError(err as Error, first);
       return false;
     }
     this.fault = undefined;
     return true;
+  }
+}
+
+function endsWithNewline(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return true;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] === 0x0a;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -22,6 +22,8 @@ export interface NotifySinkOptions {
   /** Chat updates for an open alert at most this often (event time), unless severity rises. */
   updateThrottleMs: number;
   enqueue(notifications: Notification[]): Promise<void>;
+  /** Before a checkpoint: rejects while what was enqueued is not durable (the outbox's storage fault). */
+  durable?: () => Promise<void>;
   logger: Logger;
   now?: () => number;
 }
@@ -63,7 +65,9 @@ export class NotifySink implements AlertSink, StatefulComponent {
     if (out.length > 0) await this.options.enqueue(out);
   }
 
-  async flush(): Promise<void> {}
+  async flush(): Promise<void> {
+    await this.options.durable?.();
+  }
   async close(): Promise<void> {}
 
   snapshot(): unknown {

@@ -39,7 +39,7 @@ import type { DeliveryResult, Notification, Receiver, ReceiverMemory } from './n
  * When the log cannot be written (disk full, read-only or immutable state directory), nothing stops:
  * notifications are accepted and delivered from memory, the fault is reported (`storageFault()`,
  * `onStorageError`), and the whole live state is rewritten as soon as a write succeeds again (tried
- * at least every `storageRetryMs`). A crash during the fault can send again what was delivered
+ * first after `storageRetryMs`, then backing off to a minute). A crash during the fault can send again what was delivered
  * during it, and loses what was accepted during it only if the restart cannot regenerate it.
  *
  * The per-receiver `ReceiverMemory` (Slack message timestamps) is stored in the same log, so it survives
@@ -70,6 +70,8 @@ export interface OutboxStats {
   deadLetters: number;
   /** Age (ms, by `enqueuedAt`) of the oldest pending item; null when nothing is pending. */
   oldestPendingAgeMs: number | null;
+  /** Receivers whose attempts have failed since `since` (ms) with no delivery since, and why. */
+  failing: Record<string, { since: number; reason: string }>;
 }
 
 /** Called after every delivery attempt, and for items dead-lettered without an attempt. */
@@ -114,7 +116,7 @@ export interface OutboxOptions {
   onDelivery?: DeliveryHook;
   /** Called on each failed write of the log (the outbox goes on from memory). */
   onStorageError?: (err: Error) => void;
-  /** While the log is failing, retry writing it at least this often (default 5000 ms). */
+  /** While the log is failing, retry writing it after this long, doubling up to a minute (default 5000 ms). */
   storageRetryMs?: number;
 }
 
@@ -132,6 +134,14 @@ export class OutboxStorageError extends Error {
     this.name = 'OutboxStorageError';
     this.code = code;
   }
+}
+
+interface ReceiverState {
+  inFlight: number;
+  pausedUntil: number;
+  /** Start of the current run of failed attempts (none since the last delivery). */
+  failingSince?: number;
+  lastFailure?: string;
 }
 
 interface Item {
@@ -187,7 +197,7 @@ export class Outbox {
   private readonly random: () => number;
 
   private readonly receivers = new Map<string, Receiver>();
-  private readonly receiverState = new Map<string, { inFlight: number; pausedUntil: number }>();
+  private readonly receiverState = new Map<string, ReceiverState>();
   private readonly items = new Map<string, Item>();
   private readonly lanes = new Map<string, Item[]>();
   private readonly finished = new Map<string, Finished>();
@@ -212,6 +222,8 @@ export class Outbox {
   /** Set while the log misses records that live only in memory. */
   private fault: StorageFault | undefined;
   private lastStorageAttempt = 0;
+  /** Doubles with each failed retry (up to a minute): a full rewrite is not cheap. */
+  private storageRetryDelay = 0;
 
   constructor(options: OutboxOptions) {
     this.dir = options.dir;
@@ -332,7 +344,25 @@ export class Outbox {
       dead: this.counters.dead,
       deadLetters: this.deadList.length,
       oldestPendingAgeMs: oldest === null ? null : Math.max(0, this.now() - oldest),
+      failing: Object.fromEntries(
+        [...this.receiverState.entries()]
+          .filter(([, st]) => st.failingSince !== undefined)
+          .map(([name, st]) => [name, { since: st.failingSince as number, reason: st.lastFailure ?? '' }]),
+      ),
     };
+  }
+
+  /**
+   * Resolves once everything accepted so far is on disk (trying a rewrite now if the log has been
+   * failing); rejects while it cannot be. A checkpoint waits for this, so the journal keeps the
+   * transitions behind notifications that live in memory only.
+   */
+  async durable(): Promise<void> {
+    await this.rewriteAfterFaultNow();
+    if (this.fault)
+      throw new Error(
+        `outbox ${this.logPath} cannot be written (${this.fault.error}); notifications accepted since ${new Date(this.fault.since).toISOString()} are in memory only`,
+      );
   }
 
   /** Why the log is behind memory, while it is; undefined when every record is on disk. */
@@ -441,7 +471,7 @@ export class Outbox {
       this.dispatch(head, receiver, state);
     }
 
-    if (this.fault && now - this.lastStorageAttempt >= this.storageRetryMs) void this.write([]);
+    if (this.fault && this.storageRetryDue()) void this.write([]);
 
     // Sleep until the next head is due (give-up deadlines are checked at least every idleWakeMs).
     this.timer = setTimeout(() => this.pump(), Math.max(1, next - now));
@@ -496,13 +526,25 @@ export class Outbox {
     const now = this.now();
     this.notifyHook(result, item.n, now);
     const n = item.n;
+    const health = this.stateOf(n.receiver);
+    if (result.status === 'delivered') {
+      health.failingSince = undefined;
+      health.lastFailure = undefined;
+    } else if (result.status === 'retry') {
+      // Only transient failures say the receiver is unreachable; a refused message is about itself.
+      health.failingSince ??= now;
+      health.lastFailure = result.reason;
+    }
     if (result.status === 'delivered') {
       // The `done` record is on disk before the alert's next notification may go out (the item stays
       // in flight until then): a crash can resend only the last notification sent, never an earlier
       // one after a later one (a trigger after its resolve would open a second incident).
-      await this.write([line({ t: 'done', k: n.key, at: now })]);
-      this.removeItem(item);
-      this.remember(n.key, { at: now, dead: false });
+      // Removed inside the write: a rewrite of the whole state (after a storage fault) must not
+      // still hold it as pending, or a restart would send it again after its alert's later ones.
+      await this.write([line({ t: 'done', k: n.key, at: now })], () => {
+        this.removeItem(item);
+        this.remember(n.key, { at: now, dead: false });
+      });
       this.counters.delivered++;
       this.log.debug(
         {
@@ -597,7 +639,7 @@ export class Outbox {
     }
   }
 
-  private stateOf(receiver: string): { inFlight: number; pausedUntil: number } {
+  private stateOf(receiver: string): ReceiverState {
     let s = this.receiverState.get(receiver);
     if (!s) this.receiverState.set(receiver, (s = { inFlight: 0, pausedUntil: 0 }));
     return s;
@@ -743,7 +785,7 @@ export class Outbox {
       if (this.fault) {
         onDurable?.();
         // A rewrite of the whole state per record would be too much; the pump retries on schedule.
-        if (this.now() - this.lastStorageAttempt >= this.storageRetryMs) await this.rewriteAfterFault();
+        if (this.storageRetryDue()) await this.rewriteAfterFault();
         return;
       }
       const taken = this.bufferedRecords;
@@ -771,6 +813,10 @@ export class Outbox {
     return task;
   }
 
+  private storageRetryDue(): boolean {
+    return this.now() - this.lastStorageAttempt >= this.storageRetryDelay;
+  }
+
   private async rewriteAfterFault(): Promise<void> {
     this.lastStorageAttempt = this.now();
     try {
@@ -781,6 +827,7 @@ export class Outbox {
     }
     const fault = this.fault;
     this.fault = undefined;
+    this.storageRetryDelay = 0;
     this.log.warn(
       { path: this.logPath, faultFor: formatMs(Math.max(0, this.now() - (fault?.since ?? 0))) },
       'outbox: log writable again; every pending notification is on disk',
@@ -792,6 +839,9 @@ export class Outbox {
     const error = err instanceof Error ? err : new Error(String(err));
     const code = (error as NodeJS.ErrnoException).code;
     const message = scrubText(code ? `${code}: ${error.message}` : error.message);
+    this.storageRetryDelay = this.fault
+      ? Math.min(60_000, Math.max(this.storageRetryMs, this.storageRetryDelay * 2))
+      : this.storageRetryMs;
     if (!this.fault) {
       this.fault = { error: message, since: this.now() };
       this.log.error(
@@ -831,7 +881,9 @@ export class Outbox {
     if (this.recordsSinceCompaction < Math.max(this.compactAfterRecords, live)) return;
     this.compactQueued = true;
     const task = this.io.then(() => this.compactNow());
-    this.io = task.catch((err) => this.logWriteError(err, 'compaction'));
+    // The log is still whole (the old file stays until the rename), but a disk that refuses a
+    // rewrite is a fault: reported, and retried on the storage schedule rather than per append.
+    this.io = task.catch((err) => this.storageFailed(err));
   }
 
   private async compactNow(): Promise<void> {
@@ -857,9 +909,11 @@ export class Outbox {
     }
     for (const item of [...this.items.values()].sort((a, b) => a.seq - b.seq))
       lines.push(line({ t: 'enq', n: item.n }));
-    // Buffered memory records are already reflected in memoryStore, hence in the snapshot.
-    this.bufferedRecords = [];
+    // Buffered memory records are already reflected in memoryStore, hence in the snapshot; they are
+    // dropped once it is on disk (records buffered meanwhile are kept: they come after it).
+    const covered = this.bufferedRecords.length;
     await writeFileAtomic(this.logPath, lines.join('\n') + '\n');
+    this.bufferedRecords = this.bufferedRecords.slice(covered);
     this.fileExists = true;
     this.needsNewline = false;
     this.recordsSinceCompaction = lines.length;
@@ -870,14 +924,6 @@ export class Outbox {
     let n = 0;
     for (const m of this.memoryStore.values()) n += m.size;
     return n;
-  }
-
-  private logWriteError(err: unknown, what: string): void {
-    const code = (err as NodeJS.ErrnoException)?.code;
-    this.log.error(
-      { path: this.logPath, code, err: scrubText(String((err as Error)?.message ?? err)) },
-      `outbox: cannot record ${what}`,
-    );
   }
 }
 

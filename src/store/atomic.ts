@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -12,12 +12,18 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, m
   const tmp = `${path}.tmp-${process.pid}`;
   const handle = await open(tmp, 'w', mode);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    // A full disk must not also keep a half-written copy.
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, path);
   syncDir(dirname(path));
 }
 
@@ -27,12 +33,17 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, mod
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', mode);
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, path);
   syncDir(dirname(path));
 }
 

@@ -84,10 +84,12 @@ export class FileJournal implements TransitionJournal {
   private fd: number;
   private size: number;
   private readonly keys = new Set<string>();
-  private unsaved: AlertTransition[] = [];
+  /** Serialised lines not on disk yet, in order. */
+  private unsaved: string[] = [];
   private lastFault: JournalFault | undefined;
   /** A compaction could not empty the file: the next write does it first. */
   private truncateFirst = false;
+  private lastAttempt = 0;
 
   constructor(
     dir: string,
@@ -95,6 +97,7 @@ export class FileJournal implements TransitionJournal {
     private readonly onWriteError: (err: Error, first: boolean) => void = () => undefined,
     /** The journal caught up after a fault. */
     private readonly onRecovered: (fault: JournalFault) => void = () => undefined,
+    private readonly now: () => number = Date.now,
   ) {
     this.path = join(dir, 'journal.ndjson');
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
@@ -120,9 +123,10 @@ export class FileJournal implements TransitionJournal {
     if (transitions.length === 0) return;
     for (const t of transitions) {
       this.keys.add(transitionKey(t));
-      this.unsaved.push(t);
+      this.unsaved.push(JSON.stringify(t));
     }
-    this.writeUnsaved();
+    // While the disk refuses, this runs on every step: tried at most once a second.
+    if (!this.lastFault || this.now() - this.lastAttempt >= 1000) this.writeUnsaved();
   }
 
   since(offset: number): AlertTransition[] {
@@ -145,7 +149,7 @@ export class FileJournal implements TransitionJournal {
     this.truncateFirst = true;
     for (const t of keep) {
       this.keys.add(transitionKey(t));
-      this.unsaved.push(t);
+      this.unsaved.push(JSON.stringify(t));
     }
     this.writeUnsaved();
   }
@@ -156,8 +160,8 @@ export class FileJournal implements TransitionJournal {
   }
 
   private writeUnsaved(): void {
-    const text = this.unsaved.map((t) => JSON.stringify(t) + '\n').join('');
-    const buf = Buffer.from(text);
+    this.lastAttempt = this.now();
+    const buf = Buffer.from(this.unsaved.join('\n') + (this.unsaved.length ? '\n' : ''));
     try {
       if (this.truncateFirst) {
         ftruncateSync(this.fd, 0);
@@ -182,7 +186,7 @@ export class FileJournal implements TransitionJournal {
 
   private failed(err: Error): void {
     const first = this.lastFault === undefined;
-    this.lastFault ??= { error: err.message, unsaved: 0, since: new Date().toISOString() };
+    this.lastFault ??= { error: err.message, unsaved: 0, since: new Date(this.now()).toISOString() };
     this.lastFault.error = err.message;
     this.onWriteError(err, first);
   }

@@ -35,7 +35,7 @@ describe('vigil run', () => {
     writeFileSync(
       config,
       [
-        `state: { dir: ${dir}/state }`,
+        `state: { dir: ${dir}/state, snapshot_interval: 1s }`,
         `sources: { file: { enabled: false }, socket: { enabled: true, port: ${port} } }`,
         `outputs: { alert_log: { path: ${dir}/alerts.ndjson }, console: always }`,
         `dead_letter: { path: ${dir}/dead.ndjson }`,
@@ -74,6 +74,22 @@ describe('vigil run', () => {
     const lag = metricSum(await scrape(), 'vigil_event_time_lag_seconds');
     const entryTime = Date.parse((JSON.parse(rootRead[1]!) as { time: string }).time.slice(0, 23) + 'Z');
     expect(lag).toBeGreaterThanOrEqual((Date.now() - entryTime) / 1000 - 60);
+    // The other families say what happened too.
+    const text = await scrape();
+    expect(metricSum(text, 'vigil_events_total', /source="socket"/)).toBe(1);
+    expect(metricSum(text, 'vigil_signals_total', /detector="root-token-used"/)).toBeGreaterThanOrEqual(1);
+    expect(
+      metricSum(
+        text,
+        'vigil_alerts_total',
+        /(?=.*action="open")(?=.*severity="high")(?=.*detector="root-token-used")/,
+      ),
+    ).toBe(1);
+    expect(metricSum(text, 'vigil_state_bytes')).toBeGreaterThan(0);
+    expect(metricSum(text, 'vigil_last_checkpoint_timestamp_seconds')).toBeGreaterThan(entryTime / 1000);
+    expect(metricSum(text, 'vigil_checkpoint_failures_total')).toBe(0);
+    expect(metricSum(text, 'vigil_jobs_total', /(?=.*job="snapshot")(?=.*result="ok")/)).toBeGreaterThan(0);
+    expect(metricSum(text, 'vigil_ready')).toBe(1);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(existsSync(join(dir, 'state/checkpoint.v8'))).toBe(true);

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   freePort,
   killAll,
+  metricSum,
   readTransitions,
   startDaemon,
   waitFor,
@@ -217,10 +218,15 @@ describe.skipIf(!esUrl)('secret canaries', () => {
         },
         60_000,
       );
+      // Indexing is measured as it goes (and the metrics carry no canary either).
+      const metrics = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()) ?? '';
+      expect(metricSum(metrics, 'vigil_elasticsearch_bulk_seconds_count')).toBeGreaterThan(0);
+      expect(metricSum(metrics, 'vigil_notification_latency_seconds_count')).toBeGreaterThan(0);
       d.child.kill('SIGTERM');
       expect(await d.exited).toBe(0);
 
       const found: string[] = [];
+      found.push(...leaks('metrics', metrics));
       found.push(...leaks('daemon output', d.output()));
       for (const f of files(dir)) {
         if (f === audit || f.endsWith('vigil.yaml')) continue;

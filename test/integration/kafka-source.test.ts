@@ -120,6 +120,11 @@ describe.skipIf(!brokers)('Kafka source (real broker)', () => {
       const lag = await source.lag();
       expect(Object.keys(lag).sort()).toEqual([0, 1, 2].map((p) => `${topic}/${p}`).sort());
       expect(Object.values(lag).every((n) => n === 0)).toBe(true);
+      // The same figures reach /metrics through the kafka-lag job.
+      await daemon.runJob('kafka-lag');
+      const text = await daemon.metrics.text();
+      for (const p of [0, 1, 2])
+        expect(text).toContain(`vigil_kafka_consumer_lag{topic="${topic}",partition="${p}"} 0`);
     } finally {
       await daemon.stop();
     }

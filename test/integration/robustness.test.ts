@@ -284,6 +284,8 @@ describe('robustness of the daemon', () => {
               state.includes('journal not writable') &&
               state.includes('outbox not writable') &&
               checks['alert-log']?.ok === false &&
+              checks['receiver:chat']?.ok === false &&
+              checks['receiver:pager']?.ok === false &&
               checks['notifications']?.ok === false
               ? r
               : undefined;
@@ -291,6 +293,9 @@ describe('robustness of the daemon', () => {
           30_000,
         );
         expect(JSON.parse(ready.body).checks.notifications.ok).toBe(false);
+        expect(JSON.parse(ready.body).checks['receiver:chat'].detail).toMatch(
+          /^failing for \d+ s \(.*503.*\); \d+ waiting$/,
+        );
         const metrics = (await httpGet(port, '/metrics'))?.body ?? '';
         expect(metricSum(metrics, 'vigil_checkpoint_failures_total')).toBeGreaterThan(0);
         expect(metricSum(metrics, 'vigil_storage_write_failures_total', /store="journal"/)).toBeGreaterThan(
@@ -311,7 +316,7 @@ describe('robustness of the daemon', () => {
           ).toBeGreaterThan(0);
         expect(metricSum(metrics, 'vigil_outbox_depth')).toBeGreaterThan(0);
         const out = d.output();
-        expect(out).toMatch(/could not write the state checkpoint/);
+        expect(out).toMatch(/could not write the state checkpoint|checkpoint held back/);
         expect(out).toMatch(/cannot write the alert transition journal/);
         expect(out).toMatch(/outbox: cannot write its log/);
         expect(out).toMatch(/cannot write the alert log/);

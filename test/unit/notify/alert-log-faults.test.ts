@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -36,10 +36,17 @@ const transition = (n: number): AlertTransition => ({
   alert: makeAlert({ id: `alert-${n}`, seq: 1 }),
 });
 
-function sink() {
-  const path = join(mkdtempSync(join(tmpdir(), 'vigil-alertlog-')), 'alerts.ndjson');
+const clock = { now: Date.parse('2026-03-02T10:00:00Z') };
+
+function sink(
+  path = join(mkdtempSync(join(tmpdir(), 'vigil-alertlog-')), 'alerts.ndjson'),
+  maxHeldBytes?: number,
+) {
   const errors: boolean[] = [];
-  const log = new AlertLogSink(path, (_err, first) => errors.push(first));
+  const log = new AlertLogSink(path, (_err, first) => errors.push(first), {
+    now: () => clock.now,
+    ...(maxHeldBytes ? { maxHeldBytes } : {}),
+  });
   const keys = () =>
     readFileSync(path, 'utf8')
       .split('\n')
@@ -54,7 +61,11 @@ describe('AlertLogSink on a full disk', () => {
     await log.write([transition(1)]);
     disk.full = true;
     await expect(log.write([transition(2)])).resolves.toBeUndefined();
+    // Within the second after a failure, not tried again; after it, tried.
     await log.write([transition(3)]);
+    expect(errors).toEqual([true]);
+    clock.now += 1000;
+    await log.write([]);
     expect(errors).toEqual([true, false]);
     expect(log.writeFault()).toMatch(/ENOSPC/);
     await expect(log.flush()).rejects.toThrow(
@@ -66,6 +77,31 @@ describe('AlertLogSink on a full disk', () => {
     await log.flush();
     expect(log.writeFault()).toBeUndefined();
     expect(keys()).toEqual([1, 2, 3, 4].map((n) => transitionKey(transition(n))));
+  });
+
+  it('holds checkpoints back for ten minutes at most, and memory to a bound', async () => {
+    const { log } = sink(undefined, 2000);
+    disk.full = true;
+    await log.write([transition(1)]);
+    for (let n = 2; n < 10; n++) await log.write([transition(n)]);
+    expect(log.writeFault()).toMatch(/ENOSPC.*\(\d+ waiting; \d+ dropped beyond what memory holds\)/);
+    await expect(log.flush()).rejects.toThrow(/cannot be written/);
+    clock.now += 10 * 60_000;
+    await expect(log.flush()).resolves.toBeUndefined();
+    await expect(log.close()).rejects.toThrow(/still cannot be written .* lost from it/);
+  });
+
+  it('starts a new line after a torn last line left by a crash', async () => {
+    const first = sink();
+    await first.log.write([transition(1)]);
+    await first.log.close();
+    appendFileSync(first.path, '{"action":"open","at":"2026-03-02T10:0');
+    const second = sink(first.path);
+    await second.log.write([transition(2)]);
+    await second.log.close();
+    const lines = readFileSync(first.path, 'utf8').split('\n').filter(Boolean);
+    expect(lines).toHaveLength(3);
+    expect(transitionKey(JSON.parse(lines[2]!) as AlertTransition)).toBe(transitionKey(transition(2)));
   });
 
   it('finishes a line the disk cut short instead of writing it again', async () => {

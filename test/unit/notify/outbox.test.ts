@@ -209,6 +209,37 @@ describe('Outbox durability', () => {
     expect(again.pendingNotifications().map((n) => n.key)).toEqual([pending.key]);
   });
 
+  it('a delivery that settles as the log becomes writable again is not left pending in the rewrite', async () => {
+    const stateDir = join(dir, 'state', 'outbox');
+    let now = T0;
+    const release = gate();
+    const o = outbox({ dir: stateDir, now: () => now, storageRetryMs: 1000 });
+    // The delivery ends, and the clock passes the retry time, at the same moment: the `done`
+    // write is the one that rewrites the whole log.
+    const r = new ScriptedReceiver('r', async () => {
+      await release.wait;
+      now += 5000;
+      return { status: 'delivered' };
+    });
+    o.register(r);
+    rmSync(stateDir, { recursive: true, force: true });
+    writeFileSync(stateDir, 'not a directory');
+    o.start();
+    const n = notify(alertA, 'opened', { receiver: 'r' });
+    await o.enqueue([n]);
+    expect(o.storageFault()).toBeDefined();
+    rmSync(stateDir);
+    mkdirSync(stateDir);
+    release.open();
+    await waitFor(() => o.stats().delivered === 1, 'delivered');
+    expect(o.storageFault()).toBeUndefined();
+    await o.stop();
+    // A restart finds it delivered, not pending (it would be sent again, after later transitions).
+    const again = outbox({ dir: stateDir, now: () => now });
+    expect(again.pendingNotifications()).toEqual([]);
+    expect(again.seen(n.key)).toBe(true);
+  });
+
   it('a directory that cannot be created at all: enqueue still queues, and the fault is reported', async () => {
     const blocker = join(dir, 'blocker');
     writeFileSync(blocker, 'a file where a directory should be');
@@ -220,6 +251,29 @@ describe('Outbox durability', () => {
     await o.enqueue([n]);
     await waitFor(() => r.delivered.includes(n.key), 'delivered from memory');
     expect(o.storageFault()?.error).toMatch(/ENOTDIR|EEXIST/);
+  });
+});
+
+describe('Outbox receiver health', () => {
+  it('says which receiver keeps failing, since when and why, until a delivery goes through', async () => {
+    const release = gate();
+    const o = outbox();
+    const r = new ScriptedReceiver('r', async () =>
+      release.isOpen() ? { status: 'delivered' } : { status: 'retry', reason: 'HTTP 503' },
+    );
+    o.register(r);
+    o.start();
+    const before = Date.now();
+    await o.enqueue([notify(alertA, 'opened', { receiver: 'r' })]);
+    await waitFor(() => o.stats().retried >= 2, 'two failed attempts');
+    const failing = o.stats().failing;
+    expect(failing).toEqual({ r: { since: expect.any(Number), reason: 'HTTP 503' } });
+    // Since the first failure of the run, not the latest.
+    expect(failing['r']!.since).toBeGreaterThanOrEqual(before);
+    expect(failing['r']!.since).toBeLessThan(Date.now());
+    release.open();
+    await waitFor(() => o.stats().delivered === 1, 'delivered');
+    expect(o.stats().failing).toEqual({});
   });
 });
 

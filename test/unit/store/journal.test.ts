@@ -44,6 +44,10 @@ const transition = (n: number): AlertTransition => ({
   alert: makeAlert({ id: `alert-${n}`, seq: n }),
 });
 
+/** The journal's clock: while the disk refuses, it tries again at most once a second. */
+const clock = { now: Date.parse('2026-03-02T10:00:00Z') };
+const later = () => (clock.now += 1000);
+
 function journal() {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-journal-'));
   const failures: boolean[] = [];
@@ -52,6 +56,7 @@ function journal() {
     dir,
     (_err, first) => failures.push(first),
     (f) => recovered.push(f),
+    () => clock.now,
   );
   return { dir, j, failures, recovered };
 }
@@ -64,20 +69,26 @@ describe('FileJournal on a failing disk', () => {
     j.append([transition(1)]);
     disk.failWrites = true;
     expect(() => j.append([transition(2), transition(3)])).not.toThrow();
+    // Not tried again within the second ...
     j.append([transition(4)]);
+    expect(failures).toEqual([true]);
+    // ... but after it.
+    later();
+    j.append([transition(5)]);
     // Known for deduplication all the same, and reported as a fault.
     expect(j.has(transitionKey(transition(3)))).toBe(true);
-    expect(j.fault()).toMatchObject({ error: expect.stringMatching(/^ENOSPC/), unsaved: 3 });
+    expect(j.fault()).toMatchObject({ error: expect.stringMatching(/^ENOSPC/), unsaved: 4 });
     expect(failures).toEqual([true, false]);
 
     disk.failWrites = false;
-    j.append([transition(5)]);
+    later();
+    j.append([transition(6)]);
     expect(j.fault()).toBeUndefined();
     expect(recovered).toHaveLength(1);
-    expect(recovered[0]?.unsaved).toBe(4);
-    // A restarted daemon reads all five back, in order.
+    expect(recovered[0]?.unsaved).toBe(5);
+    // A restarted daemon reads all six back, in order.
     j.close();
-    expect(keys(new FileJournal(dir).since(0))).toEqual(keys([1, 2, 3, 4, 5].map(transition)));
+    expect(keys(new FileJournal(dir).since(0))).toEqual(keys([1, 2, 3, 4, 5, 6].map(transition)));
   });
 
   it('leaves no torn bytes behind a write that failed half-way', () => {
@@ -89,6 +100,7 @@ describe('FileJournal on a failing disk', () => {
     // The file now ends in half a record ...
     expect(readFileSync(join(dir, 'journal.ndjson'), 'utf8').endsWith('\n')).toBe(false);
     // ... which the next successful write replaces.
+    later();
     j.append([transition(4)]);
     j.close();
     const text = readFileSync(join(dir, 'journal.ndjson'), 'utf8');
@@ -107,6 +119,7 @@ describe('FileJournal on a failing disk', () => {
     expect(j.has(transitionKey(transition(3)))).toBe(true);
     disk.failTruncate = false;
     disk.failWrites = false;
+    later();
     j.append([transition(4)]);
     j.close();
     expect(keys(new FileJournal(dir).since(0))).toEqual(keys([3, 4].map(transition)));
