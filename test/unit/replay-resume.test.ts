@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { replay } from '../../src/replay.js';
 import { generate } from '../../src/simulate/generate.js';
@@ -13,6 +13,8 @@ import { generate } from '../../src/simulate/generate.js';
 describe('replay in parts', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-resume-'));
   const log = join(dir, 'audit.jsonl');
+  // About a gigabyte of generated log: not left behind.
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   beforeAll(async () => {
     await generate({

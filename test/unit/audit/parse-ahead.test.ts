@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAuditLine, peekRequest } from '../../../src/audit/entry.js';
 import { ParseAhead } from '../../../src/audit/parse-ahead.js';
 import { WireDecoder, WireEncoder, type Preparsed } from '../../../src/audit/parse-wire.js';
@@ -22,6 +22,7 @@ function inThread(line: Buffer): Preparsed {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-parse-ahead-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const log = join(dir, 'audit.jsonl');
 const lines: Buffer[] = [];
 
