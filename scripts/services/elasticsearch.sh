@@ -185,15 +185,39 @@ start() {
     who="user $ES_USER"
   fi
   log "starting elasticsearch $ES_VERSION as $who, heap $ES_HEAP, JDK $java_home (logs: $RUN/logs)"
-  # -d: the launcher returns once the node has started (or failed), leaving the node daemonised.
-  if ! (cd "$RUN" && timeout "$ES_START_TIMEOUT" setsid "${cmd[@]}" </dev/null) >"$STARTUP_LOG" 2>&1; then
-    if pid="$(running_pid)"; then
-      log "launcher failed; stopping the half-started node (pid $pid)"
-      stop_pid "$pid" elasticsearch 10
+  # -d: the launcher normally returns once the node has started (or failed), leaving the node
+  # daemonised. On a long-running host it was seen to linger after the node was up, waiting for a
+  # pipe the node never closed, so it is not waited for: the node's pid file and health are. (Not
+  # under `timeout` either: runuser, signalled, takes its whole session down, the node included.)
+  (cd "$RUN" && exec setsid "${cmd[@]}" </dev/null >"$STARTUP_LOG" 2>&1) &
+  local launcher=$!
+  until pid="$(running_pid)"; do
+    if ! kill -0 "$launcher" 2>/dev/null; then
+      wait "$launcher" || fail_start "the elasticsearch launcher failed (exit $?)"
+      running_pid >/dev/null || fail_start "the elasticsearch launcher exited but no node is running"
+      break
     fi
-    fail_start "the elasticsearch launcher failed or timed out"
-  fi
+    if ((SECONDS >= t0 + ES_START_TIMEOUT)); then
+      end_launcher
+      fail_start "elasticsearch wrote no pid file within ${ES_START_TIMEOUT}s"
+    fi
+    sleep 1
+  done
   wait_healthy "$t0"
+  # Still there with the node healthy: it only holds the node's stderr pipe. Ending the launcher
+  # (not runuser) leaves the node running.
+  if kill -0 "$launcher" 2>/dev/null; then
+    sleep 3
+    if kill -0 "$launcher" 2>/dev/null; then
+      log "the launcher did not return although the node is healthy; ending the launcher (the node stays)"
+      end_launcher
+    fi
+  fi
+}
+
+# The launcher JVM of this run directory (its runuser parent exits with it).
+end_launcher() {
+  pkill -KILL -f -- "-Dcli.name=server .*-Dcli.script=$RUN/home/bin/elasticsearch" 2>/dev/null || true
 }
 
 stop() {
