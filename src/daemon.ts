@@ -126,11 +126,28 @@ export class Daemon {
       this.sources.push(this.kafka);
     }
 
-    this.alertLog = new AlertLogSink(config.outputs.alert_log.path, (err, first) => {
-      this.metrics.storageFailures.inc({ store: 'alert-log' });
-      if (first)
-        logger.error({ err }, 'cannot write the alert log; alerts go on to notifications and wait in memory');
-    });
+    this.alertLog = new AlertLogSink(
+      config.outputs.alert_log.path,
+      (err, first) => {
+        this.metrics.storageFailures.inc({ store: 'alert-log' });
+        if (first)
+          logger.error(
+            { err },
+            'cannot write the alert log; alerts go on to notifications and wait in memory',
+          );
+      },
+      {
+        onRecovered: (dropped) => {
+          if (dropped > 0) {
+            this.metrics.storageDropped.inc({ store: 'alert-log' }, dropped);
+            logger.error(
+              { dropped },
+              'alert log writable again; transitions beyond what memory held were dropped from it (they were still notified)',
+            );
+          } else logger.warn('alert log writable again; every transition held in memory is written');
+        },
+      },
+    );
     const sinks: AlertSink[] = [this.alertLog, this.digest];
     const consoleOut = options.consoleOut ?? process.stdout;
     const tty = Boolean((consoleOut as { isTTY?: boolean }).isTTY);
@@ -362,6 +379,8 @@ export class Daemon {
   private refreshGauges(now = Date.now()): void {
     // From the newest audit entry, not the watermark: the idle clock moves that one along with the
     // wall clock, and a feed that went silent must show here.
+    // A journal that failed retries here too, so a quiet stream does not keep an old fault showing.
+    this.journal.retry();
     const newest = this.pipeline.newestEntryTime;
     if (newest !== undefined) this.metrics.eventTimeLag.set(Math.max(0, (now - newest) / 1000));
     this.metrics.openAlerts.set(this.pipeline.lifecycle.openCount);
@@ -501,15 +520,18 @@ export class Daemon {
         name: 'retention',
         schedule: this.config.jobs.retention,
         run: async () => {
-          // After a checkpoint nothing needs the files' tails for recovery.
+          // After a checkpoint nothing needs the files' tails for recovery; without one, the alert
+          // log's tail is still how a restart knows what it holds.
           await this.runner.checkpoint();
           const a = this.config.outputs.alert_log;
-          if (await this.alertLog.rotate(a.max_bytes, a.keep))
+          if (this.runner.status.lastCheckpointError)
+            logger.warn('alert log not rotated: the last checkpoint failed');
+          else if (await this.alertLog.rotate(a.max_bytes, a.keep))
             logger.info({ path: a.path }, 'alert log rotated');
           const d = this.config.dead_letter;
           if (rotateFile(d.path, d.max_bytes, d.keep))
             logger.info({ path: d.path }, 'dead-letter file rotated');
-          this.outbox.compact();
+          await this.outbox.compact();
           const removed = await this.elasticsearch?.runRetention();
           if (removed?.length) logger.info({ indices: removed }, 'expired Elasticsearch indices deleted');
         },

@@ -198,7 +198,8 @@ start() {
       break
     fi
     if ((SECONDS >= t0 + ES_START_TIMEOUT)); then
-      end_launcher
+      # setsid made the launcher a session leader: the session is the launcher and any node it began.
+      pkill -KILL -s "$launcher" 2>/dev/null || true
       fail_start "elasticsearch wrote no pid file within ${ES_START_TIMEOUT}s"
     fi
     sleep 1

@@ -42,13 +42,21 @@ export class AlertLogSink implements AlertSink {
   private readonly maxHeldBytes: number;
   private readonly holdCheckpointsForMs: number;
   private readonly now: () => number;
+  private readonly onRecovered: (dropped: number) => void;
 
   constructor(
     readonly path: string,
     /** Each failed write; `first` for the first of a fault. */
     private readonly onWriteError: (err: Error, first: boolean) => void = () => undefined,
-    limits: { maxHeldBytes?: number; holdCheckpointsForMs?: number; now?: () => number } = {},
+    limits: {
+      maxHeldBytes?: number;
+      holdCheckpointsForMs?: number;
+      now?: () => number;
+      /** The disk took writes again; `dropped` lines were lost beyond what memory held. */
+      onRecovered?: (dropped: number) => void;
+    } = {},
   ) {
+    this.onRecovered = limits.onRecovered ?? (() => undefined);
     this.maxHeldBytes = limits.maxHeldBytes ?? 16 * 1024 * 1024;
     this.holdCheckpointsForMs = limits.holdCheckpointsForMs ?? 10 * 60_000;
     this.now = limits.now ?? Date.now;
@@ -65,7 +73,7 @@ export class AlertLogSink implements AlertSink {
     for (const t of transitions) {
       if (recovering && this.written.has(transitionKey(t))) continue;
       const line = JSON.stringify(t);
-      if (this.fault && this.pendingBytes + line.length > this.maxHeldBytes) {
+      if (this.fault && this.pendingBytes + (this.remainder?.length ?? 0) + line.length > this.maxHeldBytes) {
         this.fault.dropped++;
         continue;
       }
@@ -145,7 +153,11 @@ export class AlertLogSink implements AlertSink {
       this.onWriteError(err as Error, first);
       return false;
     }
-    this.fault = undefined;
+    if (this.fault) {
+      const dropped = this.fault.dropped;
+      this.fault = undefined;
+      this.onRecovered(dropped);
+    }
     return true;
   }
 }

@@ -118,6 +118,8 @@ export interface OutboxOptions {
   onStorageError?: (err: Error) => void;
   /** While the log is failing, retry writing it after this long, doubling up to a minute (default 5000 ms). */
   storageRetryMs?: number;
+  /** `durable()` holds checkpoints back for at most this long into a storage fault (default 10 min). */
+  holdCheckpointsForMs?: number;
 }
 
 export interface StorageFault {
@@ -219,11 +221,14 @@ export class Outbox {
   private counters = { delivered: 0, retried: 0, dead: 0 };
   private readonly onStorageError: ((err: Error) => void) | undefined;
   private readonly storageRetryMs: number;
+  private readonly holdCheckpointsForMs: number;
   /** Set while the log misses records that live only in memory. */
   private fault: StorageFault | undefined;
   private lastStorageAttempt = 0;
   /** Doubles with each failed retry (up to a minute): a full rewrite is not cheap. */
   private storageRetryDelay = 0;
+  /** After a failed rewrite, the next is tried once this many records are in the log. */
+  private compactRetryAt = 0;
 
   constructor(options: OutboxOptions) {
     this.dir = options.dir;
@@ -246,6 +251,7 @@ export class Outbox {
     this.onDelivery = options.onDelivery;
     this.onStorageError = options.onStorageError;
     this.storageRetryMs = options.storageRetryMs ?? 5000;
+    this.holdCheckpointsForMs = options.holdCheckpointsForMs ?? 10 * 60_000;
     for (const r of options.receivers ?? []) this.register(r);
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -359,9 +365,14 @@ export class Outbox {
    */
   async durable(): Promise<void> {
     await this.rewriteAfterFaultNow();
-    if (this.fault)
+    const fault = this.fault;
+    if (!fault || this.now() - fault.since >= this.holdCheckpointsForMs) return;
+    // Delivered ones need nothing more from the journal (at worst they are sent again).
+    let waiting = 0;
+    for (const item of this.items.values()) if (item.n.enqueuedAt >= fault.since) waiting++;
+    if (waiting > 0)
       throw new Error(
-        `outbox ${this.logPath} cannot be written (${this.fault.error}); notifications accepted since ${new Date(this.fault.since).toISOString()} are in memory only`,
+        `outbox ${this.logPath} cannot be written (${fault.error}); ${waiting} notification(s) accepted since ${new Date(fault.since).toISOString()} are in memory only`,
       );
   }
 
@@ -409,10 +420,11 @@ export class Outbox {
   }
 
   /** Rewrite the log to the live state now (normally automatic). */
+  /** Rewrite the log to the live state now (normally automatic). Never rejects: see compactionFailed. */
   async compact(): Promise<void> {
-    const task = this.io.then(() => this.compactNow());
-    this.io = task.catch(() => {});
-    return task;
+    const task = this.io.then(() => (this.fault ? this.rewriteAfterFault() : this.compactNow()));
+    this.io = task.catch((err) => this.compactionFailed(err));
+    return this.io;
   }
 
   // ---- Delivery loop ----
@@ -531,9 +543,13 @@ export class Outbox {
       health.failingSince = undefined;
       health.lastFailure = undefined;
     } else if (result.status === 'retry') {
-      // Only transient failures say the receiver is unreachable; a refused message is about itself.
+      // Only transient failures say the receiver is unreachable; a refused message is about itself
+      // (and answered, so the receiver is reachable).
       health.failingSince ??= now;
       health.lastFailure = result.reason;
+    } else {
+      health.failingSince = undefined;
+      health.lastFailure = undefined;
     }
     if (result.status === 'delivered') {
       // The `done` record is on disk before the alert's next notification may go out (the item stays
@@ -813,6 +829,25 @@ export class Outbox {
     return task;
   }
 
+  /**
+   * A rewrite failed while appends work: the log is still whole (the old file stays until the
+   * rename), so appending goes on; the rewrite is tried again after more records. Reported, not a
+   * fault: a disk with room to append but not for a second copy must not stop the outbox.
+   */
+  private compactionFailed(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.compactRetryAt = this.recordsSinceCompaction + this.compactAfterRecords;
+    this.log.warn(
+      { path: this.logPath, err: scrubText(error.message) },
+      'outbox: could not rewrite its log; appending goes on',
+    );
+    try {
+      this.onStorageError?.(error);
+    } catch {
+      // A metrics hook must not break the outbox.
+    }
+  }
+
   private storageRetryDue(): boolean {
     return this.now() - this.lastStorageAttempt >= this.storageRetryDelay;
   }
@@ -878,12 +913,10 @@ export class Outbox {
   private maybeCompact(): void {
     if (this.compactQueued) return;
     const live = this.items.size + this.finished.size + this.deadList.length + this.memoryCount();
-    if (this.recordsSinceCompaction < Math.max(this.compactAfterRecords, live)) return;
+    if (this.recordsSinceCompaction < Math.max(this.compactAfterRecords, live, this.compactRetryAt)) return;
     this.compactQueued = true;
     const task = this.io.then(() => this.compactNow());
-    // The log is still whole (the old file stays until the rename), but a disk that refuses a
-    // rewrite is a fault: reported, and retried on the storage schedule rather than per append.
-    this.io = task.catch((err) => this.storageFailed(err));
+    this.io = task.catch((err) => this.compactionFailed(err));
   }
 
   private async compactNow(): Promise<void> {
@@ -917,6 +950,7 @@ export class Outbox {
     this.fileExists = true;
     this.needsNewline = false;
     this.recordsSinceCompaction = lines.length;
+    this.compactRetryAt = 0;
     this.log.debug({ records: lines.length }, 'outbox compacted');
   }
 

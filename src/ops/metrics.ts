@@ -71,6 +71,11 @@ export class Metrics {
     'Failed local writes by store (journal, outbox, alert-log); the daemon goes on from memory',
     ['store'],
   );
+  readonly storageDropped = this.counter(
+    'vigil_storage_dropped_total',
+    'Records a store dropped because a failing disk held them in memory past its bound',
+    ['store'],
+  );
   readonly lastCheckpoint = this.gauge(
     'vigil_last_checkpoint_timestamp_seconds',
     'When the last checkpoint was written',

@@ -20,8 +20,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, m
     }
     renameSync(tmp, path);
   } catch (err) {
-    // A full disk must not also keep a half-written copy.
-    rmSync(tmp, { force: true });
+    // A full disk must not also keep a half-written copy (and its removal must not hide why).
+    removeQuietly(tmp);
     throw err;
   }
   syncDir(dirname(path));
@@ -41,10 +41,18 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, mod
     }
     renameSync(tmp, path);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw err;
   }
   syncDir(dirname(path));
+}
+
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // The original error says what went wrong.
+  }
 }
 
 function syncDir(dir: string): void {

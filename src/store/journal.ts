@@ -138,6 +138,11 @@ export class FileJournal implements TransitionJournal {
     return this.size;
   }
 
+  /** Try writing what waits now, if the once-a-second schedule allows (quiet streams). */
+  retry(): void {
+    if (this.lastFault && this.now() - this.lastAttempt >= 1000) this.writeUnsaved();
+  }
+
   fault(): JournalFault | undefined {
     return this.lastFault && { ...this.lastFault, unsaved: this.unsaved.length };
   }

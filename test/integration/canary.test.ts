@@ -219,7 +219,7 @@ describe.skipIf(!esUrl)('secret canaries', () => {
         60_000,
       );
       // Indexing is measured as it goes (and the metrics carry no canary either).
-      const metrics = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()) ?? '';
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(metricSum(metrics, 'vigil_elasticsearch_bulk_seconds_count')).toBeGreaterThan(0);
       expect(metricSum(metrics, 'vigil_notification_latency_seconds_count')).toBeGreaterThan(0);
       d.child.kill('SIGTERM');

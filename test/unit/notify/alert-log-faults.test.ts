@@ -80,11 +80,18 @@ describe('AlertLogSink on a full disk', () => {
   });
 
   it('holds checkpoints back for ten minutes at most, and memory to a bound', async () => {
-    const { log } = sink(undefined, 2000);
+    const lineBytes = JSON.stringify(transition(1)).length + 1;
+    const { log } = sink(undefined, 3 * lineBytes);
     disk.full = true;
-    await log.write([transition(1)]);
-    for (let n = 2; n < 10; n++) await log.write([transition(n)]);
-    expect(log.writeFault()).toMatch(/ENOSPC.*\(\d+ waiting; \d+ dropped beyond what memory holds\)/);
+    // Each write a second apart, so each one is retried (and fails) before the next comes.
+    for (let n = 1; n < 12; n++) {
+      await log.write([transition(n)]);
+      clock.now += 1000;
+    }
+    const [, waiting, dropped] =
+      /\((\d+) waiting; (\d+) dropped beyond what memory holds\)/.exec(log.writeFault() ?? '') ?? [];
+    expect(Number(waiting)).toBe(3);
+    expect(Number(dropped)).toBe(8);
     await expect(log.flush()).rejects.toThrow(/cannot be written/);
     clock.now += 10 * 60_000;
     await expect(log.flush()).resolves.toBeUndefined();

@@ -240,6 +240,38 @@ describe('Outbox durability', () => {
     expect(again.seen(n.key)).toBe(true);
   });
 
+  it('holds checkpoints back while what it accepted during a fault waits, for ten minutes at most', async () => {
+    const stateDir = join(dir, 'state', 'outbox');
+    let now = T0;
+    const release = gate();
+    const o = outbox({ dir: stateDir, now: () => now, storageRetryMs: 60_000 });
+    const r = new ScriptedReceiver('r', async () => {
+      await release.wait;
+      return { status: 'delivered' };
+    });
+    o.register(r);
+    await expect(o.durable()).resolves.toBeUndefined();
+    rmSync(stateDir, { recursive: true, force: true });
+    writeFileSync(stateDir, 'not a directory');
+    o.start();
+    await o.enqueue([notify(alertA, 'opened', { receiver: 'r' })]);
+    await expect(o.durable()).rejects.toThrow(
+      /cannot be written .*1 notification\(s\) accepted since .* are in memory only/,
+    );
+    // Delivered: nothing needs the journal any more, though the log is still failing.
+    release.open();
+    await waitFor(() => o.stats().delivered === 1, 'delivered');
+    expect(o.storageFault()).toBeDefined();
+    await expect(o.durable()).resolves.toBeUndefined();
+    // Another one waits; past ten minutes into the fault, checkpoints go ahead anyway.
+    const blocked = new ScriptedReceiver('r', () => new Promise<never>(() => {}));
+    o.register(blocked);
+    await o.enqueue([notify(alertB, 'opened', { receiver: 'r' })]);
+    await expect(o.durable()).rejects.toThrow(/in memory only/);
+    now += 10 * 60_000;
+    await expect(o.durable()).resolves.toBeUndefined();
+  });
+
   it('a directory that cannot be created at all: enqueue still queues, and the fault is reported', async () => {
     const blocker = join(dir, 'blocker');
     writeFileSync(blocker, 'a file where a directory should be');
