@@ -206,7 +206,10 @@ export class Daemon {
           : undefined) ??
         new FileDeadLetterSink({
           path: config.dead_letter.path,
-          onError: (err) => logger.error({ err }, 'dead-letter write failed'),
+          onError: (err) => {
+            this.metrics.storageFailures.inc({ store: 'dead-letter' });
+            logger.error({ err }, 'dead-letter write failed');
+          },
         }),
       journal: (this.journal = new FileJournal(
         config.state.dir,

@@ -68,7 +68,7 @@ export class Metrics {
   );
   readonly storageFailures = this.counter(
     'vigil_storage_write_failures_total',
-    'Failed local writes by store (journal, outbox, alert-log); the daemon goes on from memory',
+    'Failed local writes by store (journal, outbox, alert-log, dead-letter); the daemon goes on from memory',
     ['store'],
   );
   readonly storageDropped = this.counter(
