@@ -128,14 +128,10 @@ export class Daemon {
 
     this.alertLog = new AlertLogSink(
       config.outputs.alert_log.path,
-      (err, first) => {
-        this.metrics.storageFailures.inc({ store: 'alert-log' });
-        if (first)
-          logger.error(
-            { err },
-            'cannot write the alert log; alerts go on to notifications and wait in memory',
-          );
-      },
+      this.storeWriteError(
+        'alert-log',
+        'cannot write the alert log; alerts go on to notifications and wait in memory',
+      ),
       {
         onRecovered: (dropped) => {
           if (dropped > 0) {
@@ -213,15 +209,10 @@ export class Daemon {
         }),
       journal: (this.journal = new FileJournal(
         config.state.dir,
-        (err, first) => {
-          this.metrics.storageFailures.inc({ store: 'journal' });
-          // Once per fault, not per step: the readiness check and the counter carry the rest.
-          if (first)
-            logger.error(
-              { err },
-              'cannot write the alert transition journal; going on from memory (not crash-safe until it can)',
-            );
-        },
+        this.storeWriteError(
+          'journal',
+          'cannot write the alert transition journal; going on from memory (not crash-safe until it can)',
+        ),
         (fault) =>
           logger.warn(
             { since: fault.since, written: fault.unsaved },
@@ -376,6 +367,17 @@ export class Daemon {
       logger.error({ err }, 'configuration reload failed while applying it');
       return false;
     }
+  }
+
+  /**
+   * A store's write-error hook: counted every time, logged once per fault (not per step; the
+   * readiness check and the counter carry the rest).
+   */
+  private storeWriteError(store: string, message: string): (err: Error, first: boolean) => void {
+    return (err, first) => {
+      this.metrics.storageFailures.inc({ store });
+      if (first) this.options.logger.error({ err }, message);
+    };
   }
 
   /** Gauges that are read from state rather than counted as things happen. */

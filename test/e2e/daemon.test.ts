@@ -131,6 +131,15 @@ describe('vigil run', () => {
       const first = start(config, env);
       // Ten rule detectors fire on the fixture (nine high-risk rules and a failed rotation).
       await waitFor('ten pages', () => pd.accepted().length >= 10 && true);
+      // A kill between PagerDuty's answer and the outbox's `done` record sends that page again after
+      // the restart (same dedup key: PagerDuty keeps one incident). This test is about the replay
+      // of the stream, so it kills once the deliveries are on disk.
+      const outboxLog = join(dir, 'state', 'outbox', 'outbox.log');
+      await waitFor('ten deliveries recorded', () =>
+        existsSync(outboxLog)
+          ? (readFileSync(outboxLog, 'utf8').match(/"t":"done"/g)?.length ?? 0) >= 10
+          : false,
+      );
       first.child.kill('SIGKILL');
       await first.exited;
       const before = lines(join(dir, 'alerts.ndjson'));
