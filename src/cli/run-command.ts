@@ -31,19 +31,13 @@ export async function runDaemon(opts: { config?: string; env?: string }): Promis
   const log = createLogger({ level: config.log.level, pretty });
   live.logger = log;
   // Through the scrubbing logger, never Node's raw stack print on stderr.
-  process.on('uncaughtException', (err) => {
-    log.fatal({ err }, 'uncaught exception; exiting (state resumes from the last checkpoint)');
+  const die = (what: string) => (err: unknown) => {
+    log.fatal({ err }, `${what}; exiting (state resumes from the last checkpoint)`);
     log.flush();
     process.exit(EXIT.FAILURE);
-  });
-  process.on('unhandledRejection', (reason) => {
-    log.fatal(
-      { err: reason },
-      'unhandled promise rejection; exiting (state resumes from the last checkpoint)',
-    );
-    log.flush();
-    process.exit(EXIT.FAILURE);
-  });
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled promise rejection'));
   log.info({ files, environment: config.environment }, 'configuration loaded');
   const running = new Daemon({ config, logger: log, configSource });
   live.daemon = running;

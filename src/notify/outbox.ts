@@ -39,8 +39,8 @@ import type { DeliveryResult, Notification, Receiver, ReceiverMemory } from './n
  * When the log cannot be written (disk full, read-only or immutable state directory), nothing stops:
  * notifications are accepted and delivered from memory, the fault is reported (`storageFault()`,
  * `onStorageError`), and the whole live state is rewritten as soon as a write succeeds again (tried
- * first after `storageRetryMs`, then backing off to a minute). A crash during the fault can send again what was delivered
- * during it, and loses what was accepted during it only if the restart cannot regenerate it.
+ * first after `storageRetryMs`, then backing off to a minute). `durable()` holds checkpoints back
+ * meanwhile, so a crash during the fault can send again what was delivered during it, not lose it.
  *
  * The per-receiver `ReceiverMemory` (Slack message timestamps) is stored in the same log, so it survives
  * restarts too. Values are written after the delivery attempt that set them, with its outcome record.
@@ -822,7 +822,7 @@ export class Outbox {
     return task;
   }
 
-  /** One last try at stop, whatever the retry schedule says. */
+  /** A rewrite now, whatever the retry schedule says (stop, and before a checkpoint). */
   private rewriteAfterFaultNow(): Promise<void> {
     const task = this.io.then(() => (this.fault ? this.rewriteAfterFault() : undefined));
     this.io = task.catch(() => {});
@@ -841,6 +841,10 @@ export class Outbox {
       { path: this.logPath, err: scrubText(error.message) },
       'outbox: could not rewrite its log; appending goes on',
     );
+    this.reportStorageError(error);
+  }
+
+  private reportStorageError(error: Error): void {
     try {
       this.onStorageError?.(error);
     } catch {
@@ -886,11 +890,7 @@ export class Outbox {
     } else this.fault.error = message;
     // Records appended since are not in the log: only a full rewrite brings it back in line.
     this.bufferedRecords = [];
-    try {
-      this.onStorageError?.(error);
-    } catch {
-      // A metrics hook must not break the outbox.
-    }
+    this.reportStorageError(error);
   }
 
   private async appendLines(lines: string[]): Promise<void> {
